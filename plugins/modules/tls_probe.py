@@ -1,0 +1,582 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: chat_callback.mtls contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Ansible module layout: py2-style boilerplate first, imports after the documentation strings.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: tls_probe
+short_description: Probe a TLS endpoint (optionally with a client certificate) and report what it serves
+version_added: 0.1.0
+description:
+  - Opens a TCP connection to O(host):O(port), performs a TLS handshake with O(server_name) as SNI and, unless
+    O(http=false), sends one C(GET) request for O(path) with O(server_name) in the C(Host) header.
+  - Reports the negotiated protocol and cipher, the SHA-256 fingerprint of the leaf certificate the server presented,
+    and the HTTP status, C(Server) header and (truncated) body of the response.
+  - Written for proving that an nginx server block with mutual TLS (C(ssl_verify_client on)) serves the certificate
+    that was just deployed and refuses requests without a valid client certificate, and for checking which TLS
+    protocol versions an endpoint accepts.
+  - Uses only the Python standard library (C(ssl), C(socket), C(http.client)), so it runs on any managed node with
+    a plain C(python3).
+  - B(The server certificate is not validated.) The handshake is done with C(CERT_NONE) and hostname checking
+    disabled, so self-signed, expired, or otherwise untrusted certificates are accepted. Compare RV(sha256_fingerprint)
+    with the fingerprint of the certificate you expect instead (for example the one reported by
+    M(chat_callback.mtls.cert_check)).
+  - B(A refused connection, a failed handshake, or a failed request is not a module failure.) It is reported in
+    RV(tls_established), RV(error), RV(status) and the other return values so that the playbook can assert on the
+    outcome (for example that TLS 1.1 is refused, or that a request without client certificate gets HTTP 400).
+    The module fails only for invalid parameters or an unusable O(client_cert)/O(client_key).
+  - The module never changes anything; RV(ignore:changed) is always V(false).
+author:
+  - chat_callback.mtls contributors
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Only reads, so it runs normally in check mode and returns the same results.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  host:
+    description:
+      - Host name or IP address to connect to.
+      - This is the TCP destination only; what the server sees as SNI and C(Host) is O(server_name).
+    type: str
+    default: 127.0.0.1
+  port:
+    description:
+      - TCP port to connect to.
+    type: int
+    default: 443
+  server_name:
+    description:
+      - Name sent as TLS SNI (server name indication) and in the HTTP C(Host) header.
+      - The C(Host) header gets C(:port) appended when O(port) is not V(443), as HTTP clients do; nginx ignores
+        the port when it selects the server block.
+      - If this is an IP address, no SNI is sent (TLS does not allow IP addresses in SNI).
+    type: str
+    required: true
+  path:
+    description:
+      - Request target of the C(GET) request, sent as given (query string included).
+      - Must start with C(/) and contain only printable ASCII without spaces; percent-encode anything else.
+      - Ignored when O(http=false).
+    type: str
+    default: /
+  client_cert:
+    description:
+      - Path to a PEM file with the client certificate to present, on the machine the module runs on.
+      - Extra certificates after the first one in the file are sent as the chain.
+      - Requires O(client_key). Without both, no client certificate is sent.
+    type: path
+  client_key:
+    description:
+      - Path to the unencrypted PEM private key that belongs to O(client_cert), on the machine the module runs on.
+      - Encrypted keys are not supported.
+      - The key content is never returned or logged.
+    type: path
+  tls_version_min:
+    description:
+      - Lowest TLS protocol version the client offers.
+      - When not set, the default of the Python C(ssl) module and the system OpenSSL configuration applies
+        (with OpenSSL 3 usually TLS 1.2).
+    type: str
+    choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
+  tls_version_max:
+    description:
+      - Highest TLS protocol version the client offers.
+      - When not set, the library default applies (TLS 1.3 with any current OpenSSL).
+      - When this is V(TLSv1) or V(TLSv1.1) and O(ciphers) is not set, the cipher string
+        V(DEFAULT:@SECLEVEL=0) is used, because OpenSSL 3 refuses to offer TLS 1.0/1.1 at its default
+        security level. Set O(tls_version_min) as well to test exactly one old version.
+    type: str
+    choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
+  ciphers:
+    description:
+      - OpenSSL cipher list for TLS 1.2 and below, for example V(ECDHE+AESGCM) or V(DEFAULT:@SECLEVEL=0).
+      - TLS 1.3 cipher suites are not affected by this option.
+      - When not set, the library default is used (see O(tls_version_max) for the exception).
+    type: str
+  timeout:
+    description:
+      - Timeout in seconds for each network operation (connect, handshake, each send and each read).
+    type: float
+    default: 5
+  http:
+    description:
+      - Send the C(GET) request after the handshake and read the response.
+      - When V(false), only the TCP connection and the TLS handshake are done; RV(status) is V(null).
+    type: bool
+    default: true
+  headers:
+    description:
+      - Extra request headers, for example to prove that a proxy replaces a header a client forged.
+      - Names and values must be printable ASCII without line breaks.
+    type: dict
+    default: {}
+  max_body:
+    description:
+      - Maximum number of bytes of the response body to read and return in RV(body).
+      - V(0) reads and returns no body.
+    type: int
+    default: 4096
+notes:
+  - "How an nginx server with C(ssl_verify_client on) refuses a client: nginx completes the handshake even without a
+    client certificate, or with one it cannot verify, and then answers every request with HTTP 400 (C(No required SSL
+    certificate was sent) or C(The SSL certificate error)). The module then returns RV(tls_established=true),
+    RV(status=400), an empty RV(error) and the nginx error page in RV(body)."
+  - "Other servers reject a client certificate with a TLS alert. With TLS 1.2 the alert ends the handshake, so
+    RV(tls_established=false). With TLS 1.3 the client has already finished its side of the handshake when the alert
+    arrives; it surfaces on the first read, so RV(tls_established=true), RV(status=null), and RV(error) holds the
+    alert text (for example C([SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca ...))."
+  - RV(tls_established) therefore means that the client completed the handshake, not that the server accepted the
+    client; check RV(status) and RV(error) as well.
+seealso:
+  - name: nginx ssl_verify_client
+    description: How nginx requests and verifies client certificates.
+    link: https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_verify_client
+  - name: Python ssl module
+    description: The TLS implementation used by this module.
+    link: https://docs.python.org/3/library/ssl.html
+"""
+
+EXAMPLES = r"""
+- name: Probe the freshly reloaded nginx without a client certificate
+  chat_callback.mtls.tls_probe:
+    host: 127.0.0.1
+    port: 443
+    server_name: chat-callback.example.com
+  register: probe_anon
+
+- name: Nginx serves the deployed certificate and refuses the anonymous request
+  ansible.builtin.assert:
+    that:
+      - probe_anon.tls_established
+      - probe_anon.sha256_fingerprint == deployed_cert.sha256_fingerprint
+      - probe_anon.status == 400
+      - "'No required SSL certificate was sent' in probe_anon.body"
+
+- name: Probe with the client certificate Tencent Cloud Chat would present
+  chat_callback.mtls.tls_probe:
+    host: 127.0.0.1
+    port: 443
+    server_name: chat-callback.example.com
+    path: /healthz
+    client_cert: /etc/nginx/mtls/client.crt
+    client_key: /etc/nginx/mtls/client.key
+  register: probe_client
+
+- name: The request with client certificate passes mutual TLS
+  ansible.builtin.assert:
+    that:
+      - probe_client.status not in [400, 495, 496]
+      - probe_client.error == ''
+
+- name: TLS 1.1 must be refused under the default profile
+  chat_callback.mtls.tls_probe:
+    host: "{{ inventory_hostname }}"
+    port: 8443
+    server_name: chat-callback.example.com
+    tls_version_min: TLSv1.1
+    tls_version_max: TLSv1.1
+    http: false
+  delegate_to: localhost
+  register: probe_tls11
+
+- name: Assert the handshake failed (and the port was reachable)
+  ansible.builtin.assert:
+    that:
+      - not probe_tls11.tls_established
+      - "'connection refused' not in probe_tls11.error"
+      - probe_tls11.error != ''
+
+- name: Only look at the certificate, with a short timeout
+  chat_callback.mtls.tls_probe:
+    host: web01.example.com
+    server_name: chat-callback.example.com
+    http: false
+    timeout: 2
+  register: cert_only
+"""
+
+RETURN = r"""
+tls_established:
+  description:
+    - Whether the TLS handshake completed on the client side.
+    - With TLS 1.3 a server can still reject the client certificate after this point; see RV(error) and the notes.
+  returned: always
+  type: bool
+  sample: true
+error:
+  description:
+    - Empty on success.
+    - "Otherwise the first problem met, for example the connect error (C(connection refused by 127.0.0.1:443),
+      C(timed out connecting to 127.0.0.1:443)), the handshake error as reported by OpenSSL
+      (C([SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version ...)), a TLS alert received
+      on the first read, or an HTTP-level problem (C(no HTTP response: ...))."
+    - If an HTTP response arrived, RV(status) is set even when reading the rest of the body failed and this is
+      not empty.
+  returned: always
+  type: str
+  sample: ""
+protocol:
+  description: Negotiated protocol version, V(null) if the handshake did not complete.
+  returned: always
+  type: str
+  sample: TLSv1.3
+cipher:
+  description: Negotiated cipher (OpenSSL name), V(null) if the handshake did not complete.
+  returned: always
+  type: str
+  sample: TLS_AES_256_GCM_SHA384
+sha256_fingerprint:
+  description:
+    - SHA-256 fingerprint of the DER encoding of the leaf certificate the server presented, as colon-separated
+      upper-case hex (the format of C(openssl x509 -noout -fingerprint -sha256) and of the other modules of this
+      collection).
+    - V(null) if the handshake did not complete.
+  returned: always
+  type: str
+  sample: "3A:9F:12:C4:5B:7E:0D:88:21:6A:F0:4C:93:BD:17:E2:55:08:6C:AF:D1:39:42:7B:E8:0A:61:FD:2C:94:B3:70"
+status:
+  description: HTTP status code of the response, V(null) if no HTTP response was received or O(http=false).
+  returned: always
+  type: int
+  sample: 400
+body:
+  description:
+    - Start of the response body, at most O(max_body) bytes, decoded with the charset from C(Content-Type)
+      (default UTF-8), undecodable bytes replaced.
+    - Empty string if there was no response or no body.
+  returned: always
+  type: str
+  sample: "<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>\r\n..."
+server_header:
+  description: Value of the C(Server) response header, V(null) if there was no response or no such header.
+  returned: always
+  type: str
+  sample: nginx
+"""
+
+import codecs
+import http.client
+import re
+import socket
+import ssl
+import warnings
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint
+
+TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+LEGACY_VERSIONS = ("TLSv1", "TLSv1.1")
+LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+USER_AGENT = "chat_callback.mtls.tls_probe"
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_BAD_HEADER_NAME = re.compile(r"[\x00-\x20\x7f():,;<=>?@\[\]{}\\\"/]")
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class ProbeParameterError(Exception):
+    """Invalid parameters or unusable client certificate/key: the only cases in which the module fails."""
+
+
+def _tls_version(name):
+    attr = {"TLSv1": "TLSv1", "TLSv1.1": "TLSv1_1", "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}[name]
+    return getattr(ssl.TLSVersion, attr)
+
+
+def _read_pem(option, path, what, markers):
+    """Read a PEM file, failing with a message that names the file (and never echoes its content)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ProbeParameterError(f"cannot read {option} file {path}: {exc.strerror or exc}") from exc
+    if not any(marker in data for marker in markers):
+        raise ProbeParameterError(f"{option} file {path} does not contain a PEM {what}")
+    return data
+
+
+def _no_passphrase():
+    raise ProbeParameterError("encrypted")
+
+
+def _load_client_cert(context, client_cert, client_key):
+    _read_pem("client_cert", client_cert, "certificate", [b"-----BEGIN CERTIFICATE-----"])
+    key = _read_pem("client_key", client_key, "private key", [b"PRIVATE KEY-----"])
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in key or b"Proc-Type: 4,ENCRYPTED" in key:
+        raise ProbeParameterError(f"client_key file {client_key} is encrypted; only unencrypted keys are supported")
+    try:
+        context.load_cert_chain(client_cert, client_key, password=_no_passphrase)
+    except ProbeParameterError as exc:
+        raise ProbeParameterError(
+            f"client_key file {client_key} is encrypted; only unencrypted keys are supported"
+        ) from exc
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
+            msg = f"client_key file {client_key} does not belong to client_cert file {client_cert}"
+        else:
+            msg = f"cannot load client_cert file {client_cert} with client_key file {client_key}: {exc}"
+        raise ProbeParameterError(msg) from exc
+
+
+def build_context(client_cert=None, client_key=None, tls_version_min=None, tls_version_max=None, ciphers=None):
+    """Return the client SSLContext for the probe. Raises ProbeParameterError for bad parameters."""
+    if bool(client_cert) != bool(client_key):
+        raise ProbeParameterError("client_cert and client_key must be given together")
+    for option, value in (("tls_version_min", tls_version_min), ("tls_version_max", tls_version_max)):
+        if value is not None and value not in TLS_VERSIONS:
+            raise ProbeParameterError(f"{option} must be one of {', '.join(TLS_VERSIONS)}, got {value}")
+    if tls_version_min and tls_version_max and TLS_VERSIONS.index(tls_version_min) > TLS_VERSIONS.index(
+        tls_version_max
+    ):
+        raise ProbeParameterError(
+            f"tls_version_min ({tls_version_min}) must not be higher than tls_version_max ({tls_version_max})"
+        )
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # The caller compares fingerprints; any certificate the server presents is accepted here.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        # Python 3.10+ warns that TLS 1.0/1.1 are deprecated; testing them is the point.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            if tls_version_min:
+                context.minimum_version = _tls_version(tls_version_min)
+            if tls_version_max:
+                context.maximum_version = _tls_version(tls_version_max)
+        except (ValueError, ssl.SSLError) as exc:
+            raise ProbeParameterError(f"this Python/OpenSSL cannot restrict the TLS versions as asked: {exc}") from exc
+
+    if not ciphers and tls_version_max in LEGACY_VERSIONS:
+        ciphers = LEGACY_CIPHERS
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError as exc:
+            raise ProbeParameterError(f"invalid ciphers {ciphers!r}: {exc}") from exc
+
+    if client_cert:
+        _load_client_cert(context, client_cert, client_key)
+    return context
+
+
+def _connect_error(exc, host, port):
+    where = f"{host}:{port}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(exc, socket.timeout):
+        return f"timed out connecting to {where}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    return f"cannot connect to {where}: {exc.strerror or exc}"
+
+
+def _stream_error(what, exc):
+    if isinstance(exc, ssl.SSLError):
+        return str(exc)  # "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] ..." — the text the caller asserts on
+    if isinstance(exc, socket.timeout):
+        return f"timed out {what}"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return f"no HTTP response: {exc}"
+    if isinstance(exc, http.client.HTTPException):
+        return f"no valid HTTP response: {exc.__class__.__name__}: {exc}"
+    return f"{what} failed: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _host_header(server_name, port):
+    try:
+        name = server_name.encode("ascii").decode("ascii")
+    except UnicodeError:
+        name = server_name.encode("idna").decode("ascii")  # same A-label the SNI uses
+    if ":" in name:
+        name = f"[{name}]"  # IPv6 literal
+    return name if port == 443 else f"{name}:{port}"
+
+
+def _decode(body, content_type):
+    """Decode with the charset from Content-Type (UTF-8 if none or unknown), replacing bad bytes."""
+    match = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", content_type or "", re.IGNORECASE)
+    if match:
+        try:
+            return body.decode(codecs.lookup(match.group(1)).name, "replace")
+        except (LookupError, TypeError, ValueError):
+            pass  # unknown charset or not a text encoding (e.g. rot13)
+    return body.decode("utf-8", "replace")
+
+
+def _read_body(response, max_body):
+    """Read at most max_body bytes of the body; return (bytes, error text or "")."""
+    chunks = []
+    remaining = max_body
+    read = getattr(response, "read1", None) or response.read
+    try:
+        while remaining > 0:
+            chunk = read(remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return b"".join(chunks), _stream_error("reading the response body", exc)
+    return b"".join(chunks), ""
+
+
+def _request(path, host_header, headers):
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (
+        f"GET {path} HTTP/1.1\r\n"
+        f"Host: {host_header}\r\n"
+        f"User-Agent: {USER_AGENT}\r\n"
+        "Accept: */*\r\n"
+        f"{extra}"
+        "Connection: close\r\n"
+        "\r\n"
+    ).encode("ascii")
+
+
+def _http_exchange(tls_sock, request, max_body, result):
+    send_error = None
+    try:
+        tls_sock.sendall(request)
+    except OSError as exc:
+        # The server may already have sent an alert and closed; the read below usually tells why.
+        send_error = exc
+
+    response = http.client.HTTPResponse(tls_sock, method="GET")
+    try:
+        response.begin()
+    except (OSError, http.client.HTTPException) as exc:
+        if send_error is not None and not isinstance(exc, ssl.SSLError):
+            result["error"] = _stream_error("sending the request", send_error)
+        else:
+            result["error"] = _stream_error("reading the response", exc)
+        return
+    try:
+        result["status"] = response.status
+        result["server_header"] = response.getheader("Server")
+        body, error = _read_body(response, max_body)
+        result["body"] = _decode(body, response.getheader("Content-Type"))
+        result["error"] = error
+    finally:
+        response.close()
+
+
+def run_probe(
+    server_name,
+    *,
+    host="127.0.0.1",
+    port=443,
+    path="/",
+    client_cert=None,
+    client_key=None,
+    tls_version_min=None,
+    tls_version_max=None,
+    ciphers=None,
+    timeout=5.0,
+    http=True,
+    headers=None,
+    max_body=4096,
+):
+    """Probe host:port and return the module's result values (without ``changed``).
+
+    Network, TLS and HTTP problems are reported in the result; ProbeParameterError is raised only for
+    invalid parameters or an unusable client certificate/key.
+    """
+    if not server_name or _BAD_TARGET.search(server_name):
+        raise ProbeParameterError("server_name must be a non-empty host name without whitespace")
+    if not 0 < port < 65536:
+        raise ProbeParameterError(f"port must be between 1 and 65535, got {port}")
+    if timeout is None or not timeout > 0:
+        raise ProbeParameterError(f"timeout must be a positive number of seconds, got {timeout}")
+    if max_body is None or max_body < 0:
+        raise ProbeParameterError(f"max_body must not be negative, got {max_body}")
+    if http and (not path or not path.startswith("/") or _BAD_TARGET.search(path) or not path.isascii()):
+        raise ProbeParameterError(
+            f"path must start with / and contain only printable ASCII (percent-encode the rest): {path!r}"
+        )
+    headers = {str(name): str(value) for name, value in (headers or {}).items()}
+    for name, value in headers.items():
+        if not name or _BAD_HEADER_NAME.search(name) or _BAD_HEADER_VALUE.search(value) or not (name + value).isascii():
+            raise ProbeParameterError(f"headers: {name!r} must be a token name with a printable ASCII value")
+    context = build_context(client_cert, client_key, tls_version_min, tls_version_max, ciphers)
+
+    result = {
+        "tls_established": False,
+        "error": "",
+        "protocol": None,
+        "cipher": None,
+        "sha256_fingerprint": None,
+        "status": None,
+        "body": "",
+        "server_header": None,
+    }
+    try:
+        raw_sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        result["error"] = _connect_error(exc, host, port)
+        return result
+
+    try:
+        try:
+            tls_sock = context.wrap_socket(raw_sock, server_hostname=server_name)
+        except (OSError, ValueError) as exc:
+            result["error"] = _stream_error("during the TLS handshake", exc)
+            return result
+        raw_sock = tls_sock  # closed below; wrap_socket detached the original
+        result["tls_established"] = True
+        result["protocol"] = tls_sock.version()
+        cipher = tls_sock.cipher()
+        result["cipher"] = cipher[0] if cipher else None
+        der = tls_sock.getpeercert(binary_form=True)
+        result["sha256_fingerprint"] = sha256_fingerprint(der) if der else None
+        if http:
+            _http_exchange(tls_sock, _request(path, _host_header(server_name, port), headers), max_body, result)
+    finally:
+        raw_sock.close()
+    return result
+
+
+ARGUMENT_SPEC = dict(
+    host=dict(type="str", default="127.0.0.1"),
+    port=dict(type="int", default=443),
+    server_name=dict(type="str", required=True),
+    path=dict(type="str", default="/"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    tls_version_min=dict(type="str", choices=TLS_VERSIONS),
+    tls_version_max=dict(type="str", choices=TLS_VERSIONS),
+    ciphers=dict(type="str"),
+    timeout=dict(type="float", default=5.0),
+    http=dict(type="bool", default=True),
+    headers=dict(type="dict", default={}),
+    max_body=dict(type="int", default=4096),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_together=[("client_cert", "client_key")],
+        supports_check_mode=True,
+    )
+    params = dict((name, module.params[name]) for name in module.argument_spec)
+    try:
+        result = run_probe(**params)
+    except ProbeParameterError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
