@@ -33,7 +33,7 @@ description:
     The module fails only for invalid parameters or an unusable O(client_cert)/O(client_key).
   - The module never changes anything; RV(ignore:changed) is always V(false).
 author:
-  - chat_callback.mtls contributors
+  - chat_callback.mtls contributors (@chat-callback)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -497,7 +497,7 @@ def run_probe(
         raise ProbeParameterError("server_name must be a non-empty host name without whitespace")
     if not 0 < port < 65536:
         raise ProbeParameterError(f"port must be between 1 and 65535, got {port}")
-    if timeout is None or not timeout > 0:
+    if timeout is None or timeout <= 0:
         raise ProbeParameterError(f"timeout must be a positive number of seconds, got {timeout}")
     if max_body is None or max_body < 0:
         raise ProbeParameterError(f"max_body must not be negative, got {max_body}")
