@@ -128,6 +128,16 @@ options:
       - V(0) reads and returns no body.
     type: int
     default: 4096
+  expect_sha256_fingerprint:
+    description:
+      - When set, the module fails unless the handshake completed and the served certificate has this SHA-256
+        fingerprint (colons and case do not matter). RV(expectation_failed) tells this failure apart.
+    type: str
+  expect_status:
+    description:
+      - When set, the module fails unless the HTTP response has this status. RV(expectation_failed) tells this
+        failure apart.
+    type: int
 notes:
   - "How an nginx server with C(ssl_verify_client on) refuses a client: nginx completes the handshake even without a
     client certificate, or with one it cannot verify, and then answers every request with HTTP 400 (C(No required SSL
@@ -163,6 +173,12 @@ EXAMPLES = r"""
       - probe_anon.sha256_fingerprint == deployed_cert.sha256_fingerprint
       - probe_anon.status == 400
       - "'No required SSL certificate was sent' in probe_anon.body"
+
+- name: Fail unless the deployed certificate is served and a request without client certificate gets 400
+  chat_callback.mtls.tls_probe:
+    server_name: chat-callback.example.com
+    expect_sha256_fingerprint: "{{ deployed_cert.sha256_fingerprint }}"
+    expect_status: 400
 
 - name: Probe with the client certificate Tencent Cloud Chat would present
   chat_callback.mtls.tls_probe:
@@ -208,6 +224,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+expectation_failed:
+  description: Whether O(expect_sha256_fingerprint) or O(expect_status) was not met (the module then fails).
+  returned: always
+  type: bool
+  sample: false
 tls_established:
   description:
     - Whether the TLS handshake completed on the client side.
@@ -547,6 +568,26 @@ def run_probe(
     return result
 
 
+def _normal_fingerprint(value):
+    return (value or "").replace(":", "").upper()
+
+
+def unmet_expectations(result, expect_sha256_fingerprint=None, expect_status=None):
+    """Sentences describing each expectation the probe result does not meet."""
+    unmet = []
+    if expect_sha256_fingerprint and _normal_fingerprint(result["sha256_fingerprint"]) != _normal_fingerprint(
+        expect_sha256_fingerprint
+    ):
+        if result["tls_established"]:
+            unmet.append(f"serves certificate {result['sha256_fingerprint']}, expected {expect_sha256_fingerprint}")
+        else:
+            unmet.append(f"no TLS handshake ({result['error']}), expected certificate {expect_sha256_fingerprint}")
+    if expect_status is not None and result["status"] != expect_status:
+        got = result["status"] if result["status"] is not None else f"no HTTP answer ({result['error']})"
+        unmet.append(f"HTTP status {got}, expected {expect_status}")
+    return unmet
+
+
 ARGUMENT_SPEC = dict(
     host=dict(type="str", default="127.0.0.1"),
     port=dict(type="int", default=443),
@@ -564,17 +605,29 @@ ARGUMENT_SPEC = dict(
 )
 
 
+EXPECT_SPEC = dict(
+    expect_sha256_fingerprint=dict(type="str"),
+    expect_status=dict(type="int"),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+        argument_spec=dict(ARGUMENT_SPEC, **EXPECT_SPEC),
         required_together=[("client_cert", "client_key")],
         supports_check_mode=True,
     )
-    params = dict((name, module.params[name]) for name in module.argument_spec)
+    expected = dict((name, module.params[name]) for name in EXPECT_SPEC)
+    params = dict((name, module.params[name]) for name in ARGUMENT_SPEC)
     try:
         result = run_probe(**params)
     except ProbeParameterError as exc:
         module.fail_json(msg=str(exc), changed=False)
+    unmet = unmet_expectations(result, **expected)
+    result["expectation_failed"] = bool(unmet)
+    if unmet:
+        module.fail_json(msg=f"{params['host']}:{params['port']} (SNI {params['server_name']}): " + "; ".join(unmet),
+                         changed=False, **result)
     module.exit_json(changed=False, **result)
 
 

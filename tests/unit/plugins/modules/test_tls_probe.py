@@ -587,8 +587,9 @@ def test_documentation_matches_argument_spec():
     doc = yaml.safe_load(tls_probe.DOCUMENTATION)
     returns = yaml.safe_load(tls_probe.RETURN)
     assert isinstance(yaml.safe_load(tls_probe.EXAMPLES), list)
-    assert set(doc["options"]) == set(tls_probe.ARGUMENT_SPEC)
-    for name, spec in tls_probe.ARGUMENT_SPEC.items():
+    module_spec = dict(tls_probe.ARGUMENT_SPEC, **tls_probe.EXPECT_SPEC)
+    assert set(doc["options"]) == set(module_spec)
+    for name, spec in module_spec.items():
         documented = doc["options"][name]
         assert documented["type"] == spec["type"], name
         assert documented.get("default") == spec.get("default"), name
@@ -596,4 +597,33 @@ def test_documentation_matches_argument_spec():
         assert documented.get("required", False) == spec.get("required", False), name
     assert set(returns) == {
         "tls_established", "error", "protocol", "cipher", "sha256_fingerprint", "status", "body", "server_header",
+        "expectation_failed",
     }
+
+
+def test_module_met_expectations_pass(server, tls_files):
+    expected = sha256_fingerprint(tls_files.server_der).replace(":", "").lower()  # any spelling
+    with pytest.raises(AnsibleExitJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": server.port,
+                    "expect_sha256_fingerprint": expected, "expect_status": 400})
+    assert excinfo.value.args[0]["expectation_failed"] is False
+
+
+def test_module_unmet_expectations_fail_with_both_reasons(server, tls_files):
+    with pytest.raises(AnsibleFailJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": server.port,
+                    "expect_sha256_fingerprint": "AB:CD", "expect_status": 200})
+    result = excinfo.value.args[0]
+    assert result["expectation_failed"] is True
+    assert result["msg"] == (
+        f"127.0.0.1:{server.port} (SNI {SERVER_NAME}): serves certificate "
+        f"{sha256_fingerprint(tls_files.server_der)}, expected AB:CD; HTTP status 400, expected 200"
+    )
+    assert result["status"] == 400
+
+
+def test_module_expectation_on_refused_connection(closed_port):
+    with pytest.raises(AnsibleFailJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": closed_port, "expect_sha256_fingerprint": "AB:CD"})
+    assert excinfo.value.args[0]["expectation_failed"] is True
+    assert "no TLS handshake (connection refused" in excinfo.value.args[0]["msg"]

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: chat_callback.mtls contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Ansible module layout: py2-style boilerplate first, imports after the documentation strings.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nginx_site_facts
+short_description: Read in one pass what the nginx_mtls role needs to know about a web host
+version_added: 0.1.0
+description:
+  - Asks C(nginx -V) how nginx was built (version, conf path, pid path), tells whether nginx is running, whether
+    C(nginx.conf) includes the directory of the site's server block, which init system runs the host, its OS
+    family, and the owner, mode and existence of the files the role manages.
+  - One module run instead of a fact gathering, a C(command), a C(slurp) and a C(stat) per file, so a run where
+    nothing changes costs few round trips.
+  - Uses only the Python standard library. Never changes anything; RV(ignore:changed) is always V(false).
+author:
+  - chat_callback.mtls contributors (@chat-callback)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  binary:
+    description:
+      - The nginx executable, a name looked up in C(PATH) or a path.
+    type: str
+    default: nginx
+  conf_dir:
+    description:
+      - nginx's conf dir. When empty, the directory of C(--conf-path) from C(nginx -V); when nginx is missing, the
+        directory of O(default_conf_path).
+    type: str
+    default: ""
+  default_conf_path:
+    description:
+      - C(nginx.conf) to assume when nginx is not installed (yet).
+    type: str
+    default: /etc/nginx/nginx.conf
+  site_dir:
+    description:
+      - Directory of the server block files. When empty, C(<conf_dir>/conf.d).
+    type: str
+    default: ""
+  conf_files:
+    description:
+      - File names in the conf dir to report on in RV(files) (certificate, key, client CA, ...).
+    type: list
+    elements: str
+    default: []
+  site_files:
+    description:
+      - File names in the site dir to report on in RV(files) (the server block).
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: chat_callback.mtls.tls_probe
+"""
+
+EXAMPLES = r"""
+- name: Ask the host about nginx and the site's files
+  chat_callback.mtls.nginx_site_facts:
+    conf_files: [www.example.com.crt, www.example.com.key, TencentQQAuthCA.crt]
+    site_files: [www.example.com.conf]
+  register: host
+
+- name: Show where the files go
+  ansible.builtin.debug:
+    msg: "nginx {{ host.version }} reads {{ host.conf_path }}; running: {{ host.running }}"
+"""
+
+RETURN = r"""
+installed:
+  description: Whether C(nginx -V) ran.
+  returned: always
+  type: bool
+  sample: true
+nginx_error:
+  description: Why C(nginx -V) did not run; empty when it did.
+  returned: always
+  type: str
+  sample: ""
+version:
+  description: nginx version, C(0) when nginx is not installed.
+  returned: always
+  type: str
+  sample: 1.22.1
+conf_path:
+  description: Path of C(nginx.conf).
+  returned: always
+  type: str
+  sample: /etc/nginx/nginx.conf
+conf_dir:
+  description: The conf dir, where the certificate, key and client CA go.
+  returned: always
+  type: str
+  sample: /etc/nginx
+site_dir:
+  description: The directory of the server block files.
+  returned: always
+  type: str
+  sample: /etc/nginx/conf.d
+site_dir_exists:
+  description: Whether RV(site_dir) is a directory.
+  returned: always
+  type: bool
+  sample: true
+site_dir_included:
+  description: Whether C(nginx.conf) has an C(include) of C(<site_dir>/*.conf) (absolute or relative to the conf dir).
+  returned: always
+  type: bool
+  sample: true
+pid_path:
+  description: The pid file nginx was built with.
+  returned: always
+  type: str
+  sample: /run/nginx.pid
+running:
+  description: Whether the pid file names a live process.
+  returned: always
+  type: bool
+  sample: true
+service_mgr:
+  description: V(systemd) when systemd runs the host, V(other) otherwise.
+  returned: always
+  type: str
+  sample: systemd
+os_family:
+  description: V(Debian), V(RedHat) or the C(ID) of C(/etc/os-release) for other systems.
+  returned: always
+  type: str
+  sample: Debian
+files:
+  description: For each requested file, keyed by its absolute path.
+  returned: always
+  type: dict
+  sample:
+    /etc/nginx/www.example.com.key: {exists: true, mode: "0600", owner: root, group: root}
+    /etc/nginx/conf.d/www.example.com.conf: {exists: false}
+"""
+
+import grp
+import os
+import pwd
+import re
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+_OS_FAMILIES = {
+    "debian": "Debian",
+    "ubuntu": "Debian",
+    "rhel": "RedHat",
+    "fedora": "RedHat",
+    "centos": "RedHat",
+    "rocky": "RedHat",
+    "almalinux": "RedHat",
+}
+
+
+def parse_build_info(text):
+    """Version, conf path and pid path from the output of ``nginx -V``."""
+
+    def option(name):
+        match = re.search(rf"--{re.escape(name)}=(\S+)", text)
+        return match.group(1) if match else ""
+
+    version = re.search(r"nginx/([0-9][0-9.]*)", text)
+    prefix = option("prefix") or "/usr/local/nginx"
+    conf_path = option("conf-path") or "conf/nginx.conf"
+    pid_path = option("pid-path") or "logs/nginx.pid"
+    return {
+        "version": version.group(1) if version else "0",
+        "conf_path": os.path.join(prefix, conf_path),
+        "pid_path": os.path.join(prefix, pid_path),
+    }
+
+
+def includes_site_dir(nginx_conf, conf_dir, site_dir):
+    """Whether ``nginx.conf`` text includes ``<site_dir>/*.conf`` (or ``/*``), absolute or relative."""
+    spellings = [re.escape(site_dir.rstrip("/"))]
+    if site_dir.startswith(conf_dir.rstrip("/") + "/"):
+        spellings.append(re.escape(site_dir[len(conf_dir.rstrip("/")) + 1:].rstrip("/")))
+    alternatives = "|".join(spellings)
+    pattern = rf"(?m)^\s*include\s+[\"']?({alternatives})/\*(\.conf)?[\"']?\s*;"
+    return re.search(pattern, nginx_conf) is not None
+
+
+def pid_alive(pid_path):
+    try:
+        with open(pid_path) as handle:
+            pid = int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    return pid > 0 and os.path.exists(f"/proc/{pid}")
+
+
+def os_family(os_release_text):
+    fields = dict(
+        line.split("=", 1) for line in os_release_text.splitlines() if "=" in line and not line.startswith("#")
+    )
+    ids = [fields.get("ID", "").strip("\"'").lower()] + fields.get("ID_LIKE", "").strip("\"'").lower().split()
+    for os_id in ids:
+        if os_id in _OS_FAMILIES:
+            return _OS_FAMILIES[os_id]
+    return ids[0] or "unknown"
+
+
+def file_facts(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {"exists": False}
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return {"exists": True, "mode": f"{stat.S_IMODE(st.st_mode):04o}", "owner": owner, "group": group}
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            binary=dict(type="str", default="nginx"),
+            conf_dir=dict(type="str", default=""),
+            default_conf_path=dict(type="str", default="/etc/nginx/nginx.conf"),
+            site_dir=dict(type="str", default=""),
+            conf_files=dict(type="list", elements="str", default=[]),
+            site_files=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = {"changed": False, "installed": False, "nginx_error": ""}
+
+    binary = module.get_bin_path(params["binary"]) if "/" not in params["binary"] else params["binary"]
+    build = {"version": "0", "conf_path": params["default_conf_path"], "pid_path": "/run/nginx.pid"}
+    if binary and os.access(binary, os.X_OK):
+        rc, out, err = module.run_command([binary, "-V"])
+        if rc == 0:
+            result["installed"] = True
+            build = parse_build_info(out + err)
+        else:
+            result["nginx_error"] = (err or out).strip() or f"{binary} -V exited with {rc}"
+    else:
+        result["nginx_error"] = f"{params['binary']} not found"
+    result.update(build)
+
+    conf_dir = params["conf_dir"] or os.path.dirname(build["conf_path"])
+    site_dir = params["site_dir"] or os.path.join(conf_dir, "conf.d")
+    conf_path = os.path.join(conf_dir, "nginx.conf") if params["conf_dir"] else build["conf_path"]
+    result.update(
+        conf_path=conf_path,
+        conf_dir=conf_dir,
+        site_dir=site_dir,
+        site_dir_exists=os.path.isdir(site_dir),
+        site_dir_included=includes_site_dir(_read(conf_path), conf_dir, site_dir),
+        running=pid_alive(build["pid_path"]),
+        service_mgr="systemd" if os.path.isdir("/run/systemd/system") else "other",
+        os_family=os_family(_read("/etc/os-release")),
+        files=dict(
+            (path, file_facts(path))
+            for path in [os.path.join(conf_dir, name) for name in params["conf_files"]]
+            + [os.path.join(site_dir, name) for name in params["site_files"]]
+        ),
+    )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

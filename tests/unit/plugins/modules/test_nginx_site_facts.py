@@ -1,0 +1,167 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nginx_site_facts: parsing helpers and the module run against a stand-in nginx binary."""
+
+from __future__ import annotations
+
+import json
+import os
+from unittest import mock
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.chat_callback.mtls.plugins.modules import nginx_site_facts as facts
+
+DEBIAN_V = """nginx version: nginx/1.22.1
+built with OpenSSL 3.0.11 19 Sep 2023
+TLS SNI support enabled
+configure arguments: --with-cc-opt='-g -O2' --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf \
+--http-log-path=/var/log/nginx/access.log --pid-path=/run/nginx.pid --with-http_ssl_module
+"""
+SOURCE_BUILD_V = """nginx version: nginx/1.27.3
+configure arguments: --with-http_ssl_module
+"""
+
+
+def test_parse_build_info_package():
+    assert facts.parse_build_info(DEBIAN_V) == {
+        "version": "1.22.1",
+        "conf_path": "/etc/nginx/nginx.conf",
+        "pid_path": "/run/nginx.pid",
+    }
+
+
+def test_parse_build_info_source_build_defaults_under_prefix():
+    assert facts.parse_build_info(SOURCE_BUILD_V) == {
+        "version": "1.27.3",
+        "conf_path": "/usr/local/nginx/conf/nginx.conf",
+        "pid_path": "/usr/local/nginx/logs/nginx.pid",
+    }
+
+
+@pytest.mark.parametrize(
+    ("nginx_conf", "included"),
+    [
+        ("http {\n\tinclude /etc/nginx/conf.d/*.conf;\n}", True),
+        ("http {\n    include conf.d/*.conf;\n}", True),
+        ("http {\n    include conf.d/*;\n}", True),
+        ("http {\n    include '/etc/nginx/conf.d/*.conf';\n}", True),
+        ("http {\n    # include /etc/nginx/conf.d/*.conf;\n}", False),
+        ("http {\n    include /etc/nginx/sites-enabled/*;\n}", False),
+        ("http {\n    include /etc/nginx/conf.d/other.conf;\n}", False),
+        ("", False),
+    ],
+)
+def test_includes_site_dir(nginx_conf, included):
+    assert facts.includes_site_dir(nginx_conf, "/etc/nginx", "/etc/nginx/conf.d") is included
+
+
+@pytest.mark.parametrize(
+    ("os_release", "family"),
+    [
+        ('ID=debian\nVERSION_ID="12"\n', "Debian"),
+        ("ID=ubuntu\nID_LIKE=debian\n", "Debian"),
+        ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', "RedHat"),
+        ('ID=alpine\n', "alpine"),
+        ("", "unknown"),
+    ],
+)
+def test_os_family(os_release, family):
+    assert facts.os_family(os_release) == family
+
+
+def test_pid_alive(tmp_path):
+    pid_file = tmp_path / "nginx.pid"
+    assert not facts.pid_alive(str(pid_file))
+    pid_file.write_text(f"{os.getpid()}\n")
+    assert facts.pid_alive(str(pid_file))
+    pid_file.write_text("999999999\n")
+    assert not facts.pid_alive(str(pid_file))
+    pid_file.write_text("garbage")
+    assert not facts.pid_alive(str(pid_file))
+
+
+def run_module(args):
+    results = {}
+
+    def capture(_module, **kwargs):
+        results.update(kwargs)
+        raise SystemExit(0)
+
+    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture, fail_json=capture)
+    with patched, patch_module_args(args), pytest.raises(SystemExit):
+        facts.main()
+    return json.loads(json.dumps(results))
+
+
+@pytest.fixture
+def nginx_root(tmp_path):
+    conf_dir = tmp_path / "conf"
+    (conf_dir / "conf.d").mkdir(parents=True)
+    (conf_dir / "nginx.conf").write_text("http {\n    include conf.d/*.conf;\n}\n")
+    key = conf_dir / "www.example.com.key"
+    key.write_text("not really a key")
+    key.chmod(0o600)
+    pid = tmp_path / "nginx.pid"
+    pid.write_text(f"{os.getpid()}\n")
+    binary = tmp_path / "nginx"
+    binary.write_text(
+        "#!/bin/sh\n"
+        f"echo 'nginx version: nginx/1.26.3' >&2\n"
+        f"echo 'configure arguments: --conf-path={conf_dir}/nginx.conf --pid-path={pid}' >&2\n"
+    )
+    binary.chmod(0o755)
+    return tmp_path
+
+
+def test_module_reports_installed_nginx_and_files(nginx_root):
+    conf_dir = str(nginx_root / "conf")
+    result = run_module({
+        "binary": str(nginx_root / "nginx"),
+        "conf_files": ["www.example.com.key", "www.example.com.crt"],
+        "site_files": ["www.example.com.conf"],
+    })
+    assert result["changed"] is False
+    assert result["installed"] is True
+    assert result["version"] == "1.26.3"
+    assert result["conf_dir"] == conf_dir
+    assert result["site_dir"] == conf_dir + "/conf.d"
+    assert result["site_dir_exists"] is True
+    assert result["site_dir_included"] is True
+    assert result["running"] is True
+    key = result["files"][conf_dir + "/www.example.com.key"]
+    assert key["exists"] is True
+    assert key["mode"] == "0600"
+    assert result["files"][conf_dir + "/www.example.com.crt"] == {"exists": False}
+    assert result["files"][conf_dir + "/conf.d/www.example.com.conf"] == {"exists": False}
+
+
+def test_module_without_nginx_uses_the_default_conf_path(tmp_path):
+    result = run_module({"binary": str(tmp_path / "no-nginx"), "default_conf_path": "/etc/nginx/nginx.conf"})
+    assert result["installed"] is False
+    assert "not found" in result["nginx_error"]
+    assert result["conf_dir"] == "/etc/nginx"
+    assert result["site_dir"] == "/etc/nginx/conf.d"
+    assert result["version"] == "0"
+
+
+def test_module_failing_nginx_reports_its_error(tmp_path):
+    binary = tmp_path / "nginx"
+    binary.write_text("#!/bin/sh\necho 'nginx: broken install' >&2\nexit 1\n")
+    binary.chmod(0o755)
+    result = run_module({"binary": str(binary)})
+    assert result["installed"] is False
+    assert result["nginx_error"] == "nginx: broken install"
+
+
+def test_module_explicit_dirs_win(nginx_root):
+    site_dir = nginx_root / "sites"
+    result = run_module({
+        "binary": str(nginx_root / "nginx"),
+        "conf_dir": str(nginx_root / "conf"),
+        "site_dir": str(site_dir),
+    })
+    assert result["site_dir"] == str(site_dir)
+    assert result["site_dir_exists"] is False
+    assert result["site_dir_included"] is False
