@@ -1006,8 +1006,10 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     """Check a server certificate (chain), its key and the client CA bundle.
 
     ``certificate``, ``private_key``, ``client_ca``: :class:`PemSource` (from
-    :func:`load_pem_input`) or PEM bytes/str. ``server_ca_certs``: trust anchors (list
-    of ``x509.Certificate``) to verify the server chain against, or None to skip.
+    :func:`load_pem_input`) or PEM bytes/str. ``private_key`` may be None: the key
+    checks are then skipped (a passphrase without a key is a problem of its own).
+    ``server_ca_certs``: trust anchors (list of ``x509.Certificate``) to verify the
+    server chain against, or None to skip.
     Warnings (expiry within ``warn_days``, unused passphrase) are appended to the
     ``warnings`` list when one is given. ``input_problems`` maps ``certificate`` /
     ``private_key`` / ``client_ca`` / ``server_ca`` to problems found while loading
@@ -1054,8 +1056,15 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
                     f"{iso_utc(_not_after(cert))}; get the current intermediate from the certificate vendor.",
                 ))
 
-    # private key
+    # private key (optional: without one, the key checks are skipped)
     problems.extend(input_problems.get("private_key", []))
+    if private_key is None and not input_problems.get("private_key") and private_key_passphrase:
+        # A passphrase shows the caller meant to check a key: say so rather than skip the check silently.
+        problems.append(Problem(
+            "passphrase_without_key",
+            "private_key_passphrase is set but no private key is given (private_key or private_key_content); "
+            "give the key to check it against the certificate, or leave out the passphrase.",
+        ))
     key = None
     if key_src is not None:
         found = check_pem_text(key_src, "private key")
@@ -1125,8 +1134,11 @@ def check_params(params, warnings=None, now=None):
     loading = {}
     cert_src, loading["certificate"] = load_pem_input(
         "certificate", p["certificate"], p["certificate_content"], "certificate")
-    key_src, loading["private_key"] = load_pem_input(
-        "private_key", p["private_key"], p["private_key_content"], "private key")
+    key_src = None
+    # The key is optional: an audit checks deployed certificates without ever fetching their key.
+    if p["private_key"] is not None or p["private_key_content"] is not None:
+        key_src, loading["private_key"] = load_pem_input(
+            "private_key", p["private_key"], p["private_key_content"], "private key")
     ca_src, loading["client_ca"] = load_pem_input(
         "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True)
     anchors, anchors_label = None, "server_ca"

@@ -16,17 +16,20 @@ description:
     with mutual TLS - the domain certificate (optionally with its chain), its private key and the vendor's
     client CA (C(TencentQQAuthCA.crt), possibly still inside C(TencentQQAuthCA.crt.zip)) - before anything
     is deployed to a host.
+  - The private key is optional. Without O(private_key) and O(private_key_content) the key checks are skipped and
+    only the certificate and the client CA are checked, for example to audit the certificates deployed on hosts
+    without ever fetching a private key to the controller.
   - Every problem found is reported at once, as plain-language messages in RV(problems) and stable codes in
     RV(problem_codes); the module fails when there is at least one.
   - "It fails when an input is missing, unreadable, empty, larger than 1 MiB, not PEM (DER input is named as
     such, with the C(openssl) command that converts it); a certificate or key does not parse; the key is
-    encrypted and no or a wrong passphrase is given; the key does not belong to the certificate; the
-    certificate is expired, not yet valid, or valid for fewer than O(min_days_valid) days; O(server_name) is
-    not covered by the certificate's subjectAltName; the certificate has an extendedKeyUsage without
-    serverAuth; the key is RSA smaller than O(min_rsa_bits) or DSA; the certificate is signed with MD5 or
-    SHA-1; the chain in the certificate file is out of order or not linked by signatures; a client CA
-    certificate is not a CA or is expired; the client CA bundle does not match O(client_ca_sha256); the chain
-    does not verify against O(server_ca)."
+    encrypted and no or a wrong passphrase is given; a passphrase is given without a key; the key does not
+    belong to the certificate; the certificate is expired, not yet valid, or valid for fewer than
+    O(min_days_valid) days; O(server_name) is not covered by the certificate's subjectAltName; the certificate
+    has an extendedKeyUsage without serverAuth; the key is RSA smaller than O(min_rsa_bits) or DSA; the
+    certificate is signed with MD5 or SHA-1; the chain in the certificate file is out of order or not linked by
+    signatures; a client CA certificate is not a CA or is expired; the client CA bundle does not match
+    O(client_ca_sha256); the chain does not verify against O(server_ca)."
   - "Runs wherever it is executed; to check files on the Ansible controller use C(delegate_to: localhost)
     (or C(connection: local)). Nothing is changed, so RV(ignore:changed) is always V(false)."
   - Private key material and the passphrase are never returned nor logged, at any verbosity.
@@ -69,17 +72,21 @@ options:
     description:
       - Path to the private key of the server certificate in PEM format (PKCS#8, PKCS#1 or SEC1; RSA, EC or
         Ed25519), on the machine the module runs on.
-      - Exactly one of O(private_key) and O(private_key_content) is required.
+      - At most one of O(private_key) and O(private_key_content) may be given. When neither is, the checks of the
+        key (it parses, it is decrypted, it belongs to the certificate) are skipped; RV(certificate.key_type) and
+        RV(certificate.key_size) still come from the certificate's public key.
     type: path
   private_key_content:
     description:
       - The private key as PEM text, for example from Ansible Vault. Never logged nor returned.
-      - Exactly one of O(private_key) and O(private_key_content) is required.
+      - At most one of O(private_key) and O(private_key_content) may be given; see O(private_key).
     type: str
   private_key_passphrase:
     description:
       - Passphrase of an encrypted private key. Never logged nor returned.
       - Ignored (with a warning) when the key is not encrypted.
+      - Giving it without O(private_key) or O(private_key_content) is a problem (V(passphrase_without_key)), so that
+        a key check that was meant to run is never skipped silently.
     type: str
   client_ca:
     description:
@@ -156,6 +163,14 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
   register: bundle
+
+- name: Audit a deployed certificate without its private key (the key never leaves the host)
+  chat_callback.mtls.cert_check:
+    certificate_content: "{{ deployed_certificate.content | b64decode }}"
+    client_ca_content: "{{ deployed_client_ca.content | b64decode }}"
+    server_name: www.example.com
+  delegate_to: localhost
+  register: deployed
 
 - name: Show the expiry date
   ansible.builtin.debug:
@@ -303,7 +318,7 @@ client_ca_pem:
   sample: "-----BEGIN CERTIFICATE-----\nMIID...\n-----END CERTIFICATE-----\n"
 private_key_encrypted:
   description: Whether the private key is encrypted (then nginx needs C(ssl_password_file)).
-  returned: when the private key could be read
+  returned: when a private key was given and could be read
   type: bool
   sample: false
 server_chain_verified:
@@ -325,7 +340,8 @@ problem_codes:
     - "Inputs: V(missing_input), V(file_missing), V(file_unreadable), V(empty), V(too_large), V(not_pem),
       V(der_not_pem), V(zip_invalid), V(zip_no_certificate), V(zip_multiple_certificates),
       V(no_certificate), V(cert_parse_error), V(private_key_in_file), V(no_private_key),
-      V(multiple_private_keys), V(key_parse_error), V(passphrase_required), V(passphrase_wrong)."
+      V(multiple_private_keys), V(key_parse_error), V(passphrase_required), V(passphrase_wrong),
+      V(passphrase_without_key)."
     - "Server certificate: V(key_mismatch), V(key_corrupt), V(expired), V(not_yet_valid), V(expires_soon),
       V(name_mismatch), V(eku_no_server_auth), V(rsa_key_too_small), V(dsa_key), V(weak_signature_hash),
       V(chain_order), V(chain_unlinked), V(chain_expired), V(server_chain_unverified),
@@ -381,9 +397,9 @@ def main():
             ("client_ca", "client_ca_content"),
             ("server_ca", "server_ca_content"),
         ],
+        # No private key is fine: the key checks are then skipped (audits never fetch a key).
         required_one_of=[
             ("certificate", "certificate_content"),
-            ("private_key", "private_key_content"),
             ("client_ca", "client_ca_content"),
         ],
         supports_check_mode=True,

@@ -232,6 +232,71 @@ def test_garbage_key_block(p):
 
 
 # ---------------------------------------------------------------------------
+# no private key: audits check deployed certificates without fetching their key
+# ---------------------------------------------------------------------------
+
+def test_certificate_and_client_ca_without_key(p):
+    facts, codes, problems, warnings = run(p, private_key_content=None)
+    assert codes == [], messages(problems)
+    assert warnings == []
+    # the public facts come from the certificate alone
+    assert (facts["certificate"]["key_type"], facts["certificate"]["key_size"]) == ("RSA", 2048)
+    assert facts["certificate"]["sha256_fingerprint"] == sha256_fingerprint(p.leaf.cert_der())
+    assert facts["certificate_pem"] == p.chain_pem.decode()
+    assert len(facts["client_cas"]) == 1
+    assert "private_key_encrypted" not in facts  # no key was read
+
+
+def test_ec_certificate_without_key_reports_its_key(p):
+    leaf = pki.make_leaf(p.inter, SERVER_NAME, sans=[SERVER_NAME], key_type="ec", curve="secp384r1")
+    facts, codes = run(p, cert=leaf.cert_pem() + p.inter.cert_pem(), private_key_content=None)[:2]
+    assert codes == []
+    assert (facts["certificate"]["key_type"], facts["certificate"]["key_size"]) == ("EC", 384)
+
+
+def test_without_key_the_other_checks_still_run(p):
+    leaf = pki.make_leaf(p.inter, "old.example.org", sans=["old.example.org"], key=p.leaf.key, days_valid=-1)
+    facts, codes = run(p, cert=leaf.cert_pem() + p.inter.cert_pem(), ca=p.leaf.cert_pem(),
+                       private_key_content=None)[:2]
+    assert codes == ["expired", "name_mismatch", "client_ca_not_ca"]
+    assert facts["certificate"]["days_remaining"] < 0
+
+
+def test_key_of_another_certificate_is_still_caught_when_given(p):
+    # the optional key must not have made the key check optional when a key is given
+    other = pki.make_leaf(p.inter, SERVER_NAME, sans=[SERVER_NAME], key=pki.cached_key("other"))
+    assert run(p, key=other.key_pem())[1] == ["key_mismatch"]
+
+
+def test_passphrase_without_key_is_a_problem(p):
+    codes, problems = run(p, private_key_content=None, private_key_passphrase=PASSPHRASE)[1:3]
+    assert codes == ["passphrase_without_key"]
+    assert "private_key_passphrase is set but no private key is given" in problems[0].message
+    assert PASSPHRASE not in problems[0].message
+
+
+def test_empty_passphrase_without_key_is_no_passphrase(p):
+    # an empty passphrase is how templates say "none" (and how load_private_key reads it)
+    assert run(p, private_key_content=None, private_key_passphrase="")[1] == []
+
+
+def test_missing_key_file_is_not_the_same_as_no_key(p, tmp_path):
+    codes, problems = run(p, private_key_content=None, private_key=str(tmp_path / "gone.key"),
+                          private_key_passphrase=PASSPHRASE)[1:3]
+    assert codes == ["file_missing"]
+    assert str(tmp_path / "gone.key") in problems[0].message
+
+
+def test_check_bundle_without_key(p):
+    facts, problems = cc.check_bundle(p.chain_pem, None, p.client_ca.cert_pem(), SERVER_NAME)
+    assert problems == []
+    assert facts["certificate"]["key_type"] == "RSA"
+    facts, problems = cc.check_bundle(p.chain_pem, None, p.client_ca.cert_pem(), SERVER_NAME,
+                                      private_key_passphrase=PASSPHRASE)
+    assert [x.code for x in problems] == ["passphrase_without_key"]
+
+
+# ---------------------------------------------------------------------------
 # file and content handling
 # ---------------------------------------------------------------------------
 

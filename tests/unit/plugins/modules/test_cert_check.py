@@ -169,12 +169,55 @@ def test_mutually_exclusive(files):
     assert "certificate" in result["msg"]
 
 
-def test_required_one_of(files):
+@pytest.mark.parametrize(("option", "alternative"), [("certificate", "certificate_content"),
+                                                     ("client_ca", "client_ca_content")])
+def test_required_one_of(files, option, alternative):
+    args = base_args(files)
+    del args[option]
+    result = run_module(args)
+    assert result["failed"] is True
+    assert f"one of the following is required: {option}, {alternative}" in result["msg"]
+
+
+def test_certificate_and_client_ca_without_key(files):
+    # what the audit does: the deployed certificate and client CA, never the key
     args = base_args(files)
     del args["private_key"]
     result = run_module(args)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["certificate"]["key_type"] == "RSA"
+    assert result["certificate"]["key_size"] == 2048
+    assert result["certificate_pem"] == files["certificate"].read_text()
+    assert "private_key_encrypted" not in result
+
+
+def test_expired_certificate_without_key_still_reports_facts(files, tmp_path):
+    expired = pki.write_demo(tmp_path / "old", days_valid=-1)
+    args = {
+        "certificate_content": expired["certificate"].read_text(),
+        "client_ca_content": expired["client_ca"].read_text(),
+        "server_name": "www.example.com",
+    }
+    result = run_module(args)
     assert result["failed"] is True
-    assert "one of the following is required: private_key, private_key_content" in result["msg"]
+    assert result["problem_codes"] == ["expired"]
+    assert result["certificate"]["days_remaining"] < 0
+    assert result["client_cas"][0]["sha256_fingerprint"]
+
+
+def test_passphrase_without_key_fails(files):
+    args = base_args(files, private_key_passphrase=PASSPHRASE)
+    del args["private_key"]
+    result = run_module(args)
+    assert result["failed"] is True
+    assert result["problem_codes"] == ["passphrase_without_key"]
+    assert PASSPHRASE not in json.dumps(result)
+
+
+def test_key_path_and_content_still_exclusive(files):
+    result = run_module(base_args(files, private_key_content=files["key_obj"].decode()))
+    assert result["failed"] is True
+    assert "mutually exclusive: private_key|private_key_content" in result["msg"]
 
 
 def test_server_name_required(files):
