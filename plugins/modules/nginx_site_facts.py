@@ -55,7 +55,8 @@ options:
     default: ""
   conf_files:
     description:
-      - File names in the conf dir to report on in RV(files) (certificate, key, client CA, ...).
+      - File names in the conf dir to report on in RV(files) (certificate, key, client CA, ...). C(nginx.conf)
+        itself is always reported.
     type: list
     elements: str
     default: []
@@ -284,7 +285,8 @@ def main():
         os_family=os_family(_read("/etc/os-release")),
         files=dict(
             (path, file_facts(path))
-            for path in [os.path.join(conf_dir, name) for name in params["conf_files"]]
+            for path in [conf_path]
+            + [os.path.join(conf_dir, name) for name in params["conf_files"]]
             + [os.path.join(site_dir, name) for name in params["site_files"]]
         ),
     )

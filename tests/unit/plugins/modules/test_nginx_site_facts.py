@@ -135,6 +135,8 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
     assert key["mode"] == "0600"
     assert result["files"][conf_dir + "/www.example.com.crt"] == {"exists": False}
     assert result["files"][conf_dir + "/conf.d/www.example.com.conf"] == {"exists": False}
+    assert result["files"][conf_dir + "/nginx.conf"]["exists"] is True
+    assert len(result["files"]) == 4
 
 
 def test_module_without_nginx_uses_the_default_conf_path(tmp_path):
