@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-host=mtls-demo
+host=${DEMO_HOST:-mtls-demo}
 image=localhost/chat-callback-mtls-host:debian-12
 port=${DEMO_PORT:-8443}
 pki=demo/pki
