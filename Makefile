@@ -82,7 +82,7 @@ lint: venv collection-link
 	antsibull-changelog lint
 	python scripts/role_vars_table.py --check
 	for m in cert_check tls_probe; do ansible-doc chat_callback.mtls.$$m | grep -q "chat_callback.mtls.$$m"; done
-	ansible-playbook -i demo/inventory.yml chat_callback.mtls.deploy --syntax-check
+	for p in deploy rotate audit; do ansible-playbook -i demo/inventory.yml chat_callback.mtls.$$p --syntax-check; done
 
 unit: venv collection-link
 	python -m pytest tests/unit -q
