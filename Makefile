@@ -109,7 +109,7 @@ demo-clean:
 	scripts/demo.sh clean
 
 bench: venv collection-link image
-	python benchmarks/bench_role.py
+	python benchmarks/bench_role.py $(BENCH_ARGS)
 
 build: venv
 	ansible-galaxy collection build --force --output-path build/
