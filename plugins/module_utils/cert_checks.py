@@ -999,6 +999,23 @@ def _as_source(value, option, kind, problems, allow_zip=False):
     return source
 
 
+def _read_certificates(source, kind, problems):
+    """Parse the certificates of a PEM input, adding its problems to ``problems``.
+
+    Returns the certificates and the input's text, or None for the text when the file also holds a
+    private key: such a file's text is never returned.
+    """
+    found = check_pem_text(source, kind)
+    problems.extend(found)
+    if found:
+        return [], None
+    certs, found = parse_certificates(source, kind)
+    problems.extend(found)
+    if any(p.code == "private_key_in_file" for p in found):
+        return certs, None
+    return certs, source.text()
+
+
 def check_bundle(certificate, private_key, client_ca, server_name, *, private_key_passphrase=None,
                  client_ca_sha256=None, min_days_valid=0, warn_days=30, min_rsa_bits=2048,
                  server_ca_certs=None, server_ca_label="server_ca", now=None, warnings=None,
@@ -1030,13 +1047,9 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     # server certificate (chain)
     chain = []
     if cert_src is not None:
-        found = check_pem_text(cert_src, "certificate")
-        problems.extend(found)
-        if not found:
-            chain, found = parse_certificates(cert_src, "certificate")
-            problems.extend(found)
-            if not any(p.code == "private_key_in_file" for p in found):
-                facts["certificate_pem"] = cert_src.text()
+        chain, text = _read_certificates(cert_src, "certificate", problems)
+        if text is not None:
+            facts["certificate_pem"] = text
     leaf = None
     if chain:
         # chain first: when the file is merely out of order, the leaf checks run on the real leaf
@@ -1084,13 +1097,9 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     problems.extend(input_problems.get("client_ca", []))
     cas = []
     if ca_src is not None:
-        found = check_pem_text(ca_src, "CA certificate bundle")
-        problems.extend(found)
-        if not found:
-            cas, found = parse_certificates(ca_src, "CA certificate bundle")
-            problems.extend(found)
-            if not any(p.code == "private_key_in_file" for p in found):
-                facts["client_ca_pem"] = ca_src.text()
+        cas, text = _read_certificates(ca_src, "CA certificate bundle", problems)
+        if text is not None:
+            facts["client_ca_pem"] = text
     if cas:
         facts["client_cas"] = client_ca_facts(cas)
         problems.extend(check_client_cas(cas, ca_src.label, now))
