@@ -144,15 +144,21 @@ os_family:
   type: str
   sample: Debian
 files:
-  description: For each requested file, keyed by its absolute path.
+  description:
+    - For each requested file, keyed by its absolute path, V(exists) and, when it exists, V(mode), V(owner) and
+      V(group).
+    - V(checksum) is the SHA-1 of a regular file's content (as M(ansible.builtin.stat) reports it), so that a caller
+      can tell an up-to-date file without one more round trip. Symbolic links and unreadable files have none.
   returned: always
   type: dict
   sample:
-    /etc/nginx/www.example.com.key: {exists: true, mode: "0600", owner: root, group: root}
+    /etc/nginx/www.example.com.key:
+      {exists: true, mode: "0600", owner: root, group: root, checksum: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed}
     /etc/nginx/conf.d/www.example.com.conf: {exists: false}
 """
 
 import grp
+import hashlib
 import os
 import pwd
 import re
@@ -232,7 +238,17 @@ def file_facts(path):
         group = grp.getgrgid(st.st_gid).gr_name
     except KeyError:
         group = str(st.st_gid)
-    return {"exists": True, "mode": f"{stat.S_IMODE(st.st_mode):04o}", "owner": owner, "group": group}
+    facts = {"exists": True, "mode": f"{stat.S_IMODE(st.st_mode):04o}", "owner": owner, "group": group}
+    if stat.S_ISREG(st.st_mode):
+        try:
+            digest = hashlib.sha1()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(65536), b""):
+                    digest.update(chunk)
+            facts["checksum"] = digest.hexdigest()
+        except OSError:
+            pass
+    return facts
 
 
 def _read(path):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from unittest import mock
@@ -133,10 +134,20 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
     key = result["files"][conf_dir + "/www.example.com.key"]
     assert key["exists"] is True
     assert key["mode"] == "0600"
+    assert key["checksum"] == hashlib.sha1(b"not really a key").hexdigest()
     assert result["files"][conf_dir + "/www.example.com.crt"] == {"exists": False}
     assert result["files"][conf_dir + "/conf.d/www.example.com.conf"] == {"exists": False}
     assert result["files"][conf_dir + "/nginx.conf"]["exists"] is True
     assert len(result["files"]) == 4
+
+
+def test_file_facts_give_no_checksum_for_a_symlink(tmp_path):
+    target = tmp_path / "real.crt"
+    target.write_text("certificate")
+    link = tmp_path / "link.crt"
+    link.symlink_to(target)
+    assert "checksum" not in facts.file_facts(str(link))
+    assert facts.file_facts(str(target))["checksum"] == hashlib.sha1(b"certificate").hexdigest()
 
 
 def test_module_without_nginx_uses_the_default_conf_path(tmp_path):
