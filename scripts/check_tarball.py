@@ -65,6 +65,8 @@ REQUIRED = [
     "plugins/modules/cert_check.py",
     "plugins/modules/tls_probe.py",
     "plugins/module_utils/cert_checks.py",
+    "plugins/module_utils/cert_check_task.py",
+    "plugins/action/cert_check.py",
     "roles/nginx_mtls/tasks/main.yml",
     "roles/nginx_mtls/meta/argument_specs.yml",
     "playbooks/deploy.yml",

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks of an nginx mutual-TLS bundle: server certificate (chain), its key, the client CA.
 
-Plain functions on ``cryptography`` objects, free of Ansible: the ``cert_check`` module,
-the unit tests and the benchmark all call :func:`check_params` / :func:`check_bundle`.
+Plain functions on ``cryptography`` objects, free of Ansible: the ``cert_check`` module and
+action plugin (through ``cert_check_task``), the unit tests and the benchmark all call
+:func:`check_params` / :func:`check_bundle`.
 
 Every check appends :class:`Problem` tuples (a stable ``code`` plus an operator-readable
 ``message`` naming the file or option concerned) instead of stopping at the first one.
@@ -349,23 +350,26 @@ def _read_zip_member(source, max_size, kind):
 
 
 def load_pem_input(option, path=None, content=None, kind="certificate", *, allow_zip=False,
-                   max_size=MAX_INPUT_SIZE, content_option=None):
+                   max_size=MAX_INPUT_SIZE, content_option=None, basedir=None):
     """Read one input from ``path`` or ``content`` and run the file-level checks.
 
     ``option`` names the path option (``certificate``), ``content_option`` the content one
     (default ``<option>_content``). With ``allow_zip`` a ZIP archive (detected by its
     magic bytes) must hold exactly one ``.crt``/``.pem``/``.cer`` member, which is used.
+    A relative ``path`` is read from ``basedir`` when given (else from the working directory).
     Returns ``(PemSource or None, [Problem, ...])``.
     """
     content_option = content_option or f"{option}_content"
     if path is not None:
+        # Messages name the path as the operator wrote it, even when it is read from basedir.
         source = PemSource(option, b"", path=path)
-        if not os.path.exists(path):
+        where = path if basedir is None else os.path.join(basedir, path)
+        if not os.path.exists(where):
             return None, [Problem("file_missing", f"{source.label}: file not found.")]
-        if os.path.isdir(path):
+        if os.path.isdir(where):
             return None, [Problem("file_unreadable", f"{source.label} is a directory, not a file.")]
         try:
-            with open(path, "rb") as handle:
+            with open(where, "rb") as handle:
                 data = handle.read(max_size + 1)
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
@@ -922,8 +926,11 @@ def system_ca_file():
     return None
 
 
-def load_server_ca(server_ca=None, server_ca_content=None):
-    """Trust anchors for the server chain: ``(certs, label, problems)``; ``server_ca='system'`` = OS store."""
+def load_server_ca(server_ca=None, server_ca_content=None, basedir=None):
+    """Trust anchors for the server chain: ``(certs, label, problems)``; ``server_ca='system'`` = OS store.
+
+    A relative ``server_ca`` path is read from ``basedir`` when given, see :func:`load_pem_input`.
+    """
     if server_ca == "system":
         path = system_ca_file()
         if path is None:
@@ -947,7 +954,7 @@ def load_server_ca(server_ca=None, server_ca_content=None):
             return [], source.label, [Problem("server_ca_unavailable", f"server_ca: system: {path} holds no "
                                                                        f"usable certificate.")]
         return certs, f"server_ca (system: {path})", []
-    source, problems = load_pem_input("server_ca", path=server_ca, content=server_ca_content)
+    source, problems = load_pem_input("server_ca", path=server_ca, content=server_ca_content, basedir=basedir)
     if source is None:
         return [], "server_ca", problems
     problems = check_pem_text(source, "CA certificate bundle")
@@ -1139,23 +1146,28 @@ PARAM_DEFAULTS = {
 }
 
 
-def check_params(params, warnings=None, now=None):
-    """Run every check from module-style ``params`` (paths or contents); returns ``(facts, problems)``."""
+def check_params(params, warnings=None, now=None, basedir=None):
+    """Run every check from module-style ``params`` (paths or contents); returns ``(facts, problems)``.
+
+    Relative paths are read from ``basedir`` when given, else from the working directory.
+    """
     p = dict(PARAM_DEFAULTS)
     p.update(params)
     loading = {}
     cert_src, loading["certificate"] = load_pem_input(
-        "certificate", p["certificate"], p["certificate_content"], "certificate")
+        "certificate", p["certificate"], p["certificate_content"], "certificate", basedir=basedir)
     key_src = None
     # The key is optional: an audit checks deployed certificates without ever fetching their key.
     if p["private_key"] is not None or p["private_key_content"] is not None:
         key_src, loading["private_key"] = load_pem_input(
-            "private_key", p["private_key"], p["private_key_content"], "private key")
+            "private_key", p["private_key"], p["private_key_content"], "private key", basedir=basedir)
     ca_src, loading["client_ca"] = load_pem_input(
-        "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True)
+        "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True,
+        basedir=basedir)
     anchors, anchors_label = None, "server_ca"
     if p["server_ca"] is not None or p["server_ca_content"] is not None:
-        anchors, anchors_label, loading["server_ca"] = load_server_ca(p["server_ca"], p["server_ca_content"])
+        anchors, anchors_label, loading["server_ca"] = load_server_ca(
+            p["server_ca"], p["server_ca_content"], basedir=basedir)
         if loading["server_ca"] or not anchors:
             anchors = None
     return check_bundle(

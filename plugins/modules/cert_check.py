@@ -39,7 +39,20 @@ requirements:
   - cryptography >= 38.0 (Debian 12's C(python3-cryptography) works); 43.0 or later for O(server_ca)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details:
+      - "When the task runs on the controller through the local connection (C(delegate_to: localhost) with the
+        implicit localhost, or C(connection: local)), without become and without the C(environment) keyword, the
+        checks run inside Ansible's own process, without starting a Python per host. Otherwise the module runs as
+        usual."
+  async:
+    support: full
+    details: With C(async) the module runs as usual (through the async wrapper), on the controller too.
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Nothing is ever changed; the checks run the same way in check mode.
@@ -48,6 +61,10 @@ attributes:
   platform:
     platforms: posix
 notes:
+  - On the controller without become (see the C(action) attribute), the checks run inside Ansible's own process,
+    with ansible-core's Python and its C(cryptography) - C(ansible_python_interpreter) is not used. Relative paths
+    are read from the playbook's directory, as the module does on the controller. With become the module runs as
+    the become user, who may read files the controller user cannot.
   - Server name matching follows RFC 6125 - only subjectAltName entries count (the subject CN is ignored),
     DNS names compare case-insensitively, a C(*) is accepted only as the whole left-most label and matches
     exactly one label (C(*.example.com) covers C(www.example.com) but neither C(example.com) nor
@@ -363,11 +380,14 @@ problem_codes:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import (  # noqa: E402
+    ARGUMENT_CONSTRAINTS,
+    argument_spec,
+    task_result,
+)
 from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import (  # noqa: E402
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
-    check_params,
-    summarize,
 )
 
 INSTALL_HINT = (
@@ -376,41 +396,10 @@ INSTALL_HINT = (
 )
 
 
-def argument_spec():
-    return dict(
-        certificate=dict(type="path"),
-        certificate_content=dict(type="str"),
-        private_key=dict(type="path", no_log=False),
-        private_key_content=dict(type="str", no_log=True),
-        private_key_passphrase=dict(type="str", no_log=True),
-        client_ca=dict(type="path"),
-        client_ca_content=dict(type="str"),
-        server_name=dict(type="str", required=True),
-        client_ca_sha256=dict(type="list", elements="str"),
-        min_days_valid=dict(type="int", default=0),
-        warn_days=dict(type="int", default=30),
-        min_rsa_bits=dict(type="int", default=2048),
-        server_ca=dict(type="path"),
-        server_ca_content=dict(type="str"),
-    )
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[
-            ("certificate", "certificate_content"),
-            ("private_key", "private_key_content"),
-            ("client_ca", "client_ca_content"),
-            ("server_ca", "server_ca_content"),
-        ],
-        # No private key is fine: the key checks are then skipped (audits never fetch a key).
-        required_one_of=[
-            ("certificate", "certificate_content"),
-            ("client_ca", "client_ca_content"),
-        ],
-        supports_check_mode=True,
-    )
+    # The action plugin (plugins/action/cert_check.py) validates and checks the same way when it
+    # runs the checks on the controller itself: both take the options and the result from cert_check_task.
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **ARGUMENT_CONSTRAINTS)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(
             msg=missing_required_lib(
@@ -419,26 +408,12 @@ def main():
             exception=CRYPTOGRAPHY_IMPORT_ERROR,
         )
 
-    warnings = []
-    facts, problems = check_params(module.params, warnings=warnings)
+    result, warnings = task_result(module.params)
     for warning in warnings:
         module.warn(warning)
-
-    if problems:
-        result = dict(
-            changed=False,
-            msg=summarize(problems),
-            problems=[p.message for p in problems],
-            problem_codes=[p.code for p in problems],
-            server_chain_verified=facts.get("server_chain_verified", False),
-        )
-        # parsed public facts help the operator; the PEM texts are only handed out for a good bundle
-        for name in ("certificate", "client_cas", "private_key_encrypted"):
-            if name in facts:
-                result[name] = facts[name]
+    if result.pop("failed", False):
         module.fail_json(**result)
-
-    module.exit_json(changed=False, **facts)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,111 @@
+# Copyright: chat_callback.mtls contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of chat_callback.mtls.cert_check: on the controller, check without a new Python.
+
+cert_check mostly runs on the controller, once per host of a fleet (``delegate_to: localhost``).
+As a module every run starts a Python, unpacks AnsiballZ and imports Ansible's module_utils and
+cryptography again: most of a second for checks of a few milliseconds. When the task runs
+through the local connection without become, the worker process that runs the task for Ansible
+does the checks itself, with the module's argument spec and result (module_utils/cert_check_task.py).
+Everywhere else the module runs exactly as it would without this plugin.
+"""
+
+from __future__ import absolute_import, division, print_function  # noqa: UP010
+
+__metaclass__ = type  # noqa: UP001
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.utils.vars import merge_hash
+
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import (
+    ARGUMENT_CONSTRAINTS,
+    argument_spec,
+    task_result,
+)
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import HAS_CRYPTOGRAPHY
+
+display = Display()
+
+MODULE = "chat_callback.mtls.cert_check"
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True  # nothing is ever changed, as in the module
+    _supports_async = True  # async runs the module
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # no longer has any effect
+
+        reason = self._module_needed()
+        if reason is None:
+            display.vvv(f"{MODULE}: checking in the controller's worker process (local connection, no become)",
+                        host=self._play_context.remote_addr)
+            return merge_hash(result, self._check_in_process())
+        display.vvv(f"{MODULE}: running the module: {reason}", host=self._play_context.remote_addr)
+        return merge_hash(result, self._run_module(task_vars))
+
+    def _module_needed(self):
+        """Why the module must run (a short reason), or None when the checks can run here."""
+        transport = self._connection.transport
+        if transport != "local":
+            # ansible-core's own test for "commands run on the controller" (cwd, reboot guard)
+            return f"the {transport} connection"
+        # The connection's become plugin is what wraps a module in sudo/su; it is set, or cleared,
+        # for every task from the (delegated) host's ansible_become and the become keyword.
+        become = self._connection.become if hasattr(self._connection, "become") else self._play_context.become
+        if become:
+            # the become user may read files the controller user can't, and the other way round
+            return "become"
+        if self._task.async_val:
+            return "async"
+        environment = {}
+        self._compute_environment_string(environment)
+        if environment:
+            # the module would see these variables ($VAR in paths, SSL_CERT_FILE); this process does not
+            return "the environment keyword"
+        if not HAS_CRYPTOGRAPHY:
+            # the module's interpreter may have it; if not, the module says how to install it
+            return "ansible-core's Python cannot import cryptography"
+        return None
+
+    def _check_in_process(self):
+        # What AnsibleModule does with the arguments, then main() of the module.
+        params = dict(self._task.args)
+        validation = ArgumentSpecValidator(argument_spec(), **ARGUMENT_CONSTRAINTS).validate(params)
+        params.update(validation.validated_parameters)
+        if validation.error_messages:
+            msg = validation.errors.msg
+            if isinstance(validation.errors[0], UnsupportedError):
+                msg = f"Unsupported parameters for ({MODULE}) module: {msg}"
+            result = dict(failed=True, msg=msg)
+        else:
+            # The module runs in the directory local commands run in, so relative paths are read from there.
+            result, warnings = task_result(params, basedir=self._loader.get_basedir())
+            if warnings:
+                result["warnings"] = warnings
+        result["invocation"] = dict(module_args=params)
+        return _hide_no_log_values(result, validation._no_log_values)
+
+    def _run_module(self, task_vars):
+        # as ansible.builtin.normal runs a module
+        wrap_async = self._task.async_val and not self._connection.has_native_async
+        result = self._execute_module(module_name=MODULE, module_args=self._task.args.copy(), task_vars=task_vars,
+                                      wrap_async=wrap_async)
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+
+def _hide_no_log_values(result, no_log_values):
+    """The masking AnsibleModule applies to every result it returns."""
+    # a no_log value "False" must not mask changed/failed: booleans and None are kept
+    kept = {key: value for key, value in result.items() if value is None or isinstance(value, bool)}
+    result = remove_values(result, no_log_values)
+    result.update(kept)
+    return result

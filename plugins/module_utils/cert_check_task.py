@@ -1,0 +1,78 @@
+# Copyright: chat_callback.mtls contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``cert_check`` task: its options and its result, shared by the module and the action plugin.
+
+The action plugin runs the checks inside Ansible's worker process when the task runs on the
+controller, the module everywhere else. Both validate the options with :func:`argument_spec`
+and :data:`ARGUMENT_CONSTRAINTS` and build the result with :func:`task_result`, so that a
+playbook cannot tell where the checks ran.
+"""
+
+from __future__ import absolute_import, division, print_function  # noqa: UP010
+
+__metaclass__ = type  # noqa: UP001
+
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, summarize
+
+#: Keyword arguments of ``AnsibleModule`` / ``ArgumentSpecValidator`` besides the argument spec.
+ARGUMENT_CONSTRAINTS = dict(
+    mutually_exclusive=[
+        ("certificate", "certificate_content"),
+        ("private_key", "private_key_content"),
+        ("client_ca", "client_ca_content"),
+        ("server_ca", "server_ca_content"),
+    ],
+    # No private key is fine: the key checks are then skipped (audits never fetch a key).
+    required_one_of=[
+        ("certificate", "certificate_content"),
+        ("client_ca", "client_ca_content"),
+    ],
+)
+
+# Parsed public facts help the operator of a failed check; the PEM texts are only handed out
+# for a good bundle.
+_FACTS_ON_FAILURE = ("certificate", "client_cas", "private_key_encrypted")
+
+
+def argument_spec():
+    return dict(
+        certificate=dict(type="path"),
+        certificate_content=dict(type="str"),
+        private_key=dict(type="path", no_log=False),
+        private_key_content=dict(type="str", no_log=True),
+        private_key_passphrase=dict(type="str", no_log=True),
+        client_ca=dict(type="path"),
+        client_ca_content=dict(type="str"),
+        server_name=dict(type="str", required=True),
+        client_ca_sha256=dict(type="list", elements="str"),
+        min_days_valid=dict(type="int", default=0),
+        warn_days=dict(type="int", default=30),
+        min_rsa_bits=dict(type="int", default=2048),
+        server_ca=dict(type="path"),
+        server_ca_content=dict(type="str"),
+    )
+
+
+def task_result(params, basedir=None):
+    """Run the checks on validated ``params``; returns ``(result, warnings)``.
+
+    ``result`` holds ``failed: True`` when a problem was found, then also ``msg``, ``problems``
+    and ``problem_codes``. Relative paths are read from ``basedir`` when given (the action
+    plugin passes the directory the module would have run in).
+    """
+    warnings = []
+    facts, problems = check_params(params, warnings=warnings, basedir=basedir)
+    if not problems:
+        return dict(facts, changed=False), warnings
+    result = dict(
+        changed=False,
+        failed=True,
+        msg=summarize(problems),
+        problems=[p.message for p in problems],
+        problem_codes=[p.code for p in problems],
+        server_chain_verified=facts.get("server_chain_verified", False),
+    )
+    for name in _FACTS_ON_FAILURE:
+        if name in facts:
+            result[name] = facts[name]
+    return result, warnings
