@@ -13,8 +13,10 @@ measures, each figure the median of several runs:
    block with podman cp/exec, ``nginx -t``, ``systemctl reload nginx``; the role as a ratio of it;
 3. fleet: 1, 4, 8 hosts with ``ANSIBLE_FORKS`` = hosts, deploy and idempotent re-run;
 4. ``cert_check`` per bundle in-process (benchmarks/cert_check_bench.py) and as an ad-hoc module run;
-5. TLS against the deployed site: full vs resumed mTLS handshakes per second, and full handshakes
-   with vs without ``ssl_verify_client`` (a bench-only plain-TLS server block on another port);
+5. TLS against the deployed site: full vs resumed handshakes, TLS 1.3 and 1.2, with and without
+   ``ssl_verify_client`` (a bench-only plain-TLS server block on another port): the handshake with
+   ``openssl s_time`` in the host container (and from this machine as a cross-check), nginx CPU per
+   handshake above a plain-HTTP floor; the whole request with a Python ``ssl`` client;
 6. where the idempotent re-run spends its time: per task (profile_tasks) and podman round trips.
 
 Prints a Markdown table and writes it to benchmarks/results.md. Containers are named ``mtls-bench-*``,
@@ -413,23 +415,127 @@ def tls_rate(ctx, port: int, resume: bool, seconds: float, max_count: int) -> di
 
 
 def add_plain_server(host: str, server_block: str) -> None:
-    """Bench-only: the same server block on 8443 without client verification, written by hand."""
-    lines = []
+    """Bench-only server blocks, written by hand next to the role's: the same block on 8443 without
+    client verification, and a plain-HTTP copy on 127.0.0.1:8080 (not published), the floor."""
+    plain, floor = [], []
     for line in server_block.splitlines():
         stripped = line.strip()
-        if stripped.startswith(("ssl_verify_client", "ssl_client_certificate", "ssl_verify_depth", "ssl_crl")):
-            continue
         if stripped.startswith("listen [::]"):
             continue
         if stripped.startswith("listen "):
-            line = re.sub(r"listen\s+\d+", "listen 8443", line)  # noqa: PLW2901
+            plain.append(re.sub(r"listen\s+\d+", "listen 8443", line))
+            floor.append(re.sub(r"listen\s+\d+\s+ssl[^;]*;", f"listen 127.0.0.1:{TLS_FLOOR_PORT};", line))
+            continue
+        if not stripped.startswith("ssl_"):
+            floor.append(line)
+        if stripped.startswith(("ssl_verify_client", "ssl_client_certificate", "ssl_verify_depth", "ssl_crl")):
+            continue
         # Its own session cache: sessions with and without a client certificate differ in size, and
         # mixing them in one full zone makes nginx fail to store new ones ("could not allocate new
         # session in SSL session shared cache"), which would spoil the resumption figures.
-        lines.append(re.sub(r"shared:[A-Za-z0-9_]+:", "shared:mtls_bench_plain:", line))
-    text = "# bench only (benchmarks/bench_role.py): no client verification\n" + "\n".join(lines) + "\n"
+        plain.append(re.sub(r"shared:[A-Za-z0-9_]+:", "shared:mtls_bench_plain:", line))
+    text = ("# bench only (benchmarks/bench_role.py): no client verification\n" + "\n".join(plain) + "\n"
+            "# bench only: plain HTTP, no TLS: what a connection costs nginx without any handshake\n"
+            + "\n".join(floor) + "\n")
     exec_in(host, f"cat > {CONF_DIR}/conf.d/zz-mtls-bench-plain.conf && nginx -t -q && systemctl reload nginx",
             input_data=text)
+
+
+# openssl s_time: the handshake measured by a C client (OpenSSL's own), run in the host container
+# against 127.0.0.1 there (the same OpenSSL build as nginx, no podman port in between), or from the
+# machine through the published port as a cross-check. Its own rate ("connections/user sec") is per
+# second of the client's user CPU, not of wall time: the wall time is taken with `date` around it.
+# -www / on every run: TLS 1.3 tickets arrive after the handshake, and s_time -reuse without
+# reading the response never resumes a TLS 1.3 session (0 of N); the same request in every row, and
+# the floor row (plain HTTP on 8080) says what that request costs nginx without TLS.
+TLS_CLIENT_DIR = "/tmp/mtls-bench-client"  # in the host container: client certificate, key, server root CA
+TLS_FLOOR_PORT = 8080  # bench-only plain-HTTP server block, in the container only
+ACCESS_LOG = "/var/log/nginx/access.log"
+TLS_STIME_SH = """echo "T0 $(date +%s%N)"
+openssl s_time -connect "127.0.0.1:$PORT" -cert "$D/client.crt" -key "$D/client.key" \
+    -CAfile "$D/server-root-ca.crt" "-$PROTO" "-$MODE" -www / -time "$SECS"
+rc=$?
+echo; echo "T1 $(date +%s%N)"; times; exit $rc
+"""
+# The floor's client: HTTP/1.0 GET / as s_time sends it, read to the end, close; its own speed does
+# not matter (only nginx's CPU per connection is used).
+TLS_FLOOR_PY = """import socket, sys, time
+n, end = 0, time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+        while s.recv(65536):
+            pass
+    n += 1
+print(n)
+"""
+
+
+def tls_install_client(host: str, inputs: dict) -> None:
+    exec_in(host, f"mkdir -p {TLS_CLIENT_DIR} && chmod 700 {TLS_CLIENT_DIR}")
+    for name in ("client.crt", "client.key", "server-root-ca.crt"):
+        exec_in(host, f"cat > {TLS_CLIENT_DIR}/{name}", input_data=(inputs["dir"] / name).read_text())
+
+
+def tls_server_state(host: str, since=None) -> dict:
+    """nginx CPU seconds so far (utime + stime of the master and workers, /proc), the access log's
+    length, and the HTTP statuses it logged after line `since`."""
+    script = ("for p in $(pgrep -x nginx); do cat /proc/$p/stat 2>/dev/null; done; "
+              f"echo \"LOG $(wc -l < {ACCESS_LOG})\"")
+    if since is not None:
+        script += f"; tail -n +{since + 1} {ACCESS_LOG} | awk '{{print \"HTTP\", $9}}' | sort | uniq -c"
+    ticks, lines, statuses = 0, 0, {}
+    for line in exec_in(host, script).splitlines():
+        status = re.match(r"^\s*(\d+) HTTP (\S+)$", line)
+        if status:
+            statuses[int(status[2]) if status[2].isdigit() else status[2]] = int(status[1])
+        elif line.startswith("LOG "):
+            lines = int(line.split()[1])
+        else:
+            fields = line.rsplit(")", 1)[-1].split()
+            if len(fields) > 12:
+                ticks += int(fields[11]) + int(fields[12])
+    return {"cpu": ticks / os.sysconf("SC_CLK_TCK"), "log": lines, "statuses": statuses}
+
+
+def tls_stime(where: str, port: int, version: str, resume: bool, *, seconds: int, inputs: dict) -> dict:
+    """One `openssl s_time -new|-reuse -www /` run, in the host container or from this machine."""
+    env = {"PORT": str(port), "PROTO": "tls1_3" if version == "TLSv1.3" else "tls1_2",
+           "MODE": "reuse" if resume else "new", "SECS": str(seconds)}
+    before = tls_server_state(SINGLE)
+    if where == "container":
+        assignments = " ".join(f"{k}={v}" for k, v in {**env, "D": TLS_CLIENT_DIR}.items())
+        out = exec_in(SINGLE, f"{assignments}\n{TLS_STIME_SH}", timeout=seconds + 60)
+    else:
+        out = run(["sh", "-c", TLS_STIME_SH], timeout=seconds + 60,
+                  env={**os.environ, **env, "D": str(inputs["dir"])}).stdout
+    after = tls_server_state(SINGLE, since=before["log"])
+    t0, t1 = (int(m) for m in re.findall(r"^T[01] (\d+)$", out, re.MULTILINE))
+    done = re.findall(r"^(\d+) connections in [\d.]+s;", out, re.MULTILINE)
+    times = re.findall(r"(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s", out)  # `times`: the shell, then its children
+    if not done or not times:
+        raise BenchError(f"openssl s_time: unexpected output:\n{out[-2000:]}")
+    count = int(done[-1])
+    marks = "".join(line for line in out.splitlines() if re.fullmatch(r"[rt23*]+", line))
+    if count < 1 or len(marks) != count:
+        raise BenchError(f"openssl s_time: {count} connections but {len(marks)} marks:\n{out[-2000:]}")
+    cu_min, cu_s, cs_min, cs_s = times[-1]
+    wall = (t1 - t0) / 1e9
+    return {"rate": count / wall, "ms": wall * 1000 / count, "count": count, "reused": marks.count("r"),
+            "client_cpu_ms": (int(cu_min) * 60 + float(cu_s) + int(cs_min) * 60 + float(cs_s)) * 1000 / count,
+            "server_cpu_ms": (after["cpu"] - before["cpu"]) * 1000 / count, "statuses": after["statuses"],
+            "protocols": {version}}
+
+
+def tls_floor(seconds: int) -> dict:
+    """nginx CPU per plain-HTTP connection (the bench-only block on 8080, the same GET / and page)."""
+    before = tls_server_state(SINGLE)
+    out = exec_in(SINGLE, f"python3 - {TLS_FLOOR_PORT} {seconds}", input_data=TLS_FLOOR_PY, timeout=seconds + 60)
+    after = tls_server_state(SINGLE, since=before["log"])
+    count = int(out.split()[-1])
+    return {"count": count, "server_cpu_ms": (after["cpu"] - before["cpu"]) * 1000 / max(count, 1),
+            "statuses": after["statuses"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,6 +599,135 @@ def machine_info(work: Path) -> dict:
 
 def fmt_s(value) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def tls_statuses(row: dict) -> str:
+    return ", ".join(f"{k}×{v}" for k, v in sorted(row["statuses"].items(), key=str)) or "-"
+
+
+def tls_pair(pair, faster=False, fmt="{:.2f}") -> str:
+    """'full → resumed (×N)', N how many times cheaper (or with faster=True: quicker) the resumed one is."""
+    if not pair:
+        return "n/a"
+    return f"{fmt.format(pair[0])} → {fmt.format(pair[1])} (**×{tls_ratio(pair, faster):.1f}**)"
+
+
+def tls_ratio(pair, faster=False) -> float:
+    full, resumed = pair
+    return (resumed / full if faster else full / resumed) if min(full, resumed) > 0 else float("nan")
+
+
+def tls_target(ratios, key: str, faster=False) -> str:
+    """Which protocol / server block pairs reach 'resumed ≥ 5× full' by this measure."""
+    have = [(r, tls_ratio(r[key], faster)) for r in ratios if key in r]
+    hits = [f"{r['version']} {'mTLS' if r['server'].startswith('mTLS') else 'no client verification'} "
+            f"(×{x:.1f})" for r, x in have if x >= 5]
+    if not have:
+        return "not measured"
+    return ("reached by " + ", ".join(hits)) if hits else f"not reached (best ×{max(x for _r, x in have):.1f})"
+
+
+def tls_render(res: dict, args) -> list:
+    tls, stime, ratios = res.get("tls"), res.get("tls_stime"), res.get("tls_ratios") or []
+    if not tls and not stime:
+        return []
+    out = [f"## 5. TLS against the deployed site ({SERVER_NAME}, RSA-2048 chain of 2, client RSA-2048)", ""]
+    floor = next((r for r in stime or [] if r["client"] == "floor"), None)
+    if ratios and any("cpu" in r for r in ratios):
+        where = "in the container" if ratios[0]["stime"] == "container" else "from this machine"
+        out += ["**Resumed vs full handshake.** The answer is the nginx CPU per handshake: what one handshake "
+                f"costs the server, from the `openssl s_time` runs {where} (5a) minus what the same connection "
+                "costs nginx without TLS (the floor row). Connections/s are bounded by client and nginx "
+                "together on the same cores; the Python client (5b) spends more CPU per connection than nginx "
+                "does: its rows show the whole request, not the handshake.", "",
+                "| protocol | server block | nginx CPU ms per handshake (− floor) | nginx CPU ms per connection | "
+                "s_time connections/s | Python ms per connection (5b) |",
+                "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for r in ratios:
+            out.append(f"| {r['version']} | {r['server']} | {tls_pair(r.get('handshake'))} | "
+                       f"{tls_pair(r.get('cpu'))} | {tls_pair(r.get('rate'), True, '{:.0f}')} | "
+                       f"{tls_pair(r.get('python_ms'), fmt='{:.1f}')} |")
+        out += ["", "Full → resumed, (×N): how many times cheaper (connections/s: faster) a resumed connection is. "
+                "The issue's target, resumed ≥ 5× full: by nginx CPU per handshake "
+                f"{tls_target(ratios, 'handshake')}; per connection {tls_target(ratios, 'cpu')}; by s_time "
+                f"connections/s {tls_target(ratios, 'rate', True)}; by the Python client's time per connection "
+                f"{tls_target(ratios, 'python_ms')}.", "",
+                "Why not more: a resumed handshake skips the server's RSA-2048 signature, the certificate "
+                "messages and the check of the client's chain, not the TCP connection, the request, the record "
+                "layer, close_notify and close (together more than the floor: the same in both). With "
+                "`ssl_verify_client on`, each session in nginx's shared cache holds the client certificate, and "
+                "every resumption decodes it again (`d2i_SSL_SESSION`; with OpenSSL 3.0's key decoders the "
+                "largest item of a resumed mTLS handshake): resumption gains less with mTLS than without. TLS 1.3 "
+                "resumption is `psk_dhe_ke`, the only mode OpenSSL clients offer: an X25519 exchange on every "
+                "connection (a small part of it), the TLS 1.3 key schedule and a new ticket, a new session stored in "
+                "the cache; TLS 1.2 session-ID resumption has no key exchange and stores nothing. The role's "
+                "server configuration is as deployed. benchmarks/README.md (section 5) has the profile.", ""]
+    if stime:
+        out += ["### 5a. The handshake: `openssl s_time`", "",
+                "| client | server block | protocol | handshake | connections/s | ms per connection (mean) | "
+                "nginx CPU ms/conn | nginx CPU ms/handshake (− floor) | client CPU ms/conn | session reused | HTTP | "
+                "runs | load 1m |",
+                "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |"]
+        for row in stime:
+            if row["client"] == "floor":
+                out.append(f"| {TLS_CLIENTS['floor']} | {row['server']} | - | none | - | - | "
+                           f"{row['server_cpu_ms']:.3f} | (floor) | - | - | {tls_statuses(row)} | {row['runs']} | "
+                           f"{row['load']:.1f} |")
+                continue
+            net = f"{row['server_cpu_ms'] - floor['server_cpu_ms']:.3f}" if floor else "n/a"
+            out.append(f"| {TLS_CLIENTS[row['client']]} | {row['server']} | {row['version']} | {row['mode']} | "
+                       f"{row['rate']:.0f} | {row['ms']:.2f} | {row['server_cpu_ms']:.3f} | {net} | "
+                       f"{row['client_cpu_ms']:.3f} | {row['reused']}/{row['count']} | {tls_statuses(row)} | "
+                       f"{row['runs']} | {row['load']:.1f} |")
+        versions = "; ".join(f"{k}: {v}" for k, v in res.get("tls_openssl", {}).items())
+        missing = "; ".join(res.get("tls_stime_missing", []))
+        out += ["", "One connection = `openssl s_time -new` (full) or `-reuse` (resumed) with `-cert/-key` (the "
+                "client certificate), `-CAfile` (the server's root), `-tls1_3` or `-tls1_2` and `-www /`: TCP "
+                "connect, handshake, `GET / HTTP/1.0`, the response read to its end, close. Reading the response "
+                "matters: TLS 1.3 session tickets arrive after the handshake, and `s_time -reuse` without `-www` "
+                "never resumes a TLS 1.3 session. No SNI (s_time 3.0 has no `-servername`; each port has one "
+                "server block). In the container: `podman exec` runs s_time there against 127.0.0.1:443 / 8443, "
+                "the same OpenSSL build as nginx and no podman port or NAT in between: the figures the ratios "
+                f"use. Host → podman port: the same from this machine through 127.0.0.1:{PORT_MTLS} / {PORT_PLAIN} "
+                "(next to the container's rows, the role's block only: a cross-check). "
+                f"`-time {max(1, round(args.tls_seconds))}` per run (s_time stops between that and one second more): "
+                "connections/s over the wall time (`date` around s_time; s_time's own "
+                "\"connections/user sec\" is per second of its user CPU), ms per connection = wall / connections "
+                "(a mean), client CPU = user + sys of s_time (the shell's `times`). session reused: s_time's `r` "
+                "marks (`SSL_session_reused`). HTTP: the access log's statuses for the run (`-reuse` makes one "
+                "priming connection more). nginx CPU: utime+stime of the nginx processes (/proc, 10 ms ticks) "
+                "over the run / connections. Floor: nginx CPU per connection to a bench-only copy of the "
+                f"role's block without TLS on 127.0.0.1:{TLS_FLOOR_PORT} in the container (the same "
+                "`GET / HTTP/1.0` and page, a Python client: only nginx's side counts); minus it, the TLS rows "
+                "give nginx CPU per handshake (with the record layer and close_notify). Median over the runs; "
+                f"the runs go round-robin over all the rows of 5a and 5b. OpenSSL CLI: {versions or 'none'}."
+                + (f" Left out: {missing}." if missing else ""), ""]
+    if tls:
+        out += ["### 5b. End to end: a Python `ssl` client", "",
+                "| server block | protocol | handshake | connections/s | ms per connection | nginx CPU ms/conn | "
+                "client CPU ms/conn | session_reused | HTTP | runs | load 1m |",
+                "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |"]
+        for row in tls:
+            out.append(f"| {row['server']} | {'/'.join(sorted(row['protocols']))} | {row['mode']} | "
+                       f"{row['rate']:.0f} | {row['ms']:.1f} | {row['server_cpu_ms']:.2f} | "
+                       f"{row['client_cpu_ms']:.2f} | {row['reused']}/{row['count']} | {tls_statuses(row)} | "
+                       f"{row['runs']} | {row['load']:.1f} |")
+        out += ["", f"One connection = TCP connect to 127.0.0.1 (podman port), TLS handshake, `GET /`, the whole "
+                f"response, close; one Python `ssl` client thread verifying the server, {args.tls_seconds:g} s "
+                f"(at most {args.tls_max} connections) per run, median of the runs' rates. Resumed: `session=` of "
+                "the previous connection, taken after reading the response (TLS 1.3 tickets arrive after the "
+                "handshake); session_reused counts the connections that really resumed. Without client "
+                "verification: a bench-only copy of the server block on port 8443 without `ssl_verify_client`, "
+                "same certificate. Client and nginx share the same 2 cores. nginx CPU: utime+stime of the "
+                "nginx processes (/proc, 10 ms ticks) over the run / connections; client CPU: the Python "
+                "client's process time / connections (more than nginx's: these rows show the request as a "
+                "Python client makes it, not the handshake)."]
+        if res.get("tls_cost"):
+            out += ["", res["tls_cost"]]
+        out.append("")
+    out += [f"nginx error.log, \"could not allocate new session in SSL session shared cache\": "
+            f"{res.get('tls_alerts', '?')} times.", ""]
+    return out
 
 
 def render(info: dict, res: dict, args) -> str:
@@ -598,37 +833,7 @@ def render(info: dict, res: dict, args) -> str:
                    "wall time; `ansible.builtin.ping` is the same command's floor (Ansible start-up, no check).")
         out.append("")
 
-    tls = res.get("tls")
-    if tls:
-        out.append(f"## 5. TLS against the deployed site ({SERVER_NAME}, RSA-2048 chain of 2, client RSA-2048)")
-        out.append("")
-        out.append("| server block | protocol | handshake | connections/s | ms per connection | nginx CPU ms/conn | "
-                   "client CPU ms/conn | session_reused | HTTP | runs | load 1m |")
-        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |")
-        for row in tls:
-            statuses = ", ".join(f"{k}×{v}" for k, v in sorted(row["statuses"].items()))
-            out.append(f"| {row['server']} | {'/'.join(sorted(row['protocols']))} | {row['mode']} | "
-                       f"{row['rate']:.0f} | {row['ms']:.1f} | {row['server_cpu_ms']:.2f} | "
-                       f"{row['client_cpu_ms']:.2f} | {row['reused']}/{row['count']} | {statuses} | {row['runs']} | "
-                       f"{row['load']:.1f} |")
-        out.append("")
-        out.append(f"One connection = TCP connect to 127.0.0.1 (podman port), TLS handshake, `GET /`, the whole "
-                   f"response, close; one Python `ssl` client thread verifying the server, {args.tls_seconds:g} s "
-                   f"(at most {args.tls_max} connections) per run, median of the runs' rates. Resumed: `session=` of "
-                   "the previous connection, taken after reading the response (TLS 1.3 tickets arrive after the "
-                   "handshake); session_reused counts the connections that really resumed. Without client "
-                   "verification: a bench-only copy of the server block on port 8443 without `ssl_verify_client`, "
-                   "same certificate. Client and nginx share the same 2 cores. nginx CPU: utime+stime of the "
-                   "nginx processes (/proc, 10 ms ticks) over the run / connections; client CPU: the Python "
-                   "client's process time / connections. The runs go round-robin over the rows.")
-        cost = res.get("tls_cost")
-        if cost:
-            out.append("")
-            out.append(cost)
-        out.append("")
-        out.append(f"nginx error.log, \"could not allocate new session in SSL session shared cache\": "
-                   f"{res.get('tls_alerts', '?')} times.")
-        out.append("")
+    out += tls_render(res, args)
 
     prof = res.get("profile")
     if prof:
@@ -876,64 +1081,138 @@ def section_module(args, work: Path, res: dict) -> None:
 
 def nginx_cpu_seconds(host: str) -> float:
     """utime + stime of every nginx process on the host (master and workers), from /proc."""
-    out = exec_in(host, "for p in $(pgrep -x nginx); do cat /proc/$p/stat 2>/dev/null; done")
-    ticks = 0
-    for line in out.splitlines():
-        fields = line.rsplit(")", 1)[-1].split()
-        if len(fields) > 12:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return tls_server_state(host)["cpu"]
+
+
+# (label, port in the container, port published on 127.0.0.1)
+TLS_SERVERS = (("mTLS (ssl_verify_client on)", 443, PORT_MTLS), ("no client verification", 8443, PORT_PLAIN))
+TLS_CLIENTS = {
+    "python": "Python `ssl`, host → podman port",
+    "container": "`openssl s_time`, in the container",
+    "host": "`openssl s_time`, host → podman port",
+    "floor": "Python, in the container",
+}
+
+
+def tls_variants(args, res: dict) -> list:
+    """(client, server, version, resumed) in the order they run and are shown; the floor last."""
+    places = {"both": ("container", "host"), "off": ()}.get(args.tls_stime, (args.tls_stime,))
+    versions = {"container": "", "host": ""}
+    for place in places:
+        cmd = "openssl version 2>/dev/null || true"
+        versions[place] = (exec_in(SINGLE, cmd) if place == "container" else run(["sh", "-c", cmd]).stdout).strip()
+        if not versions[place]:
+            why = f"no openssl CLI {'in the container' if place == 'container' else 'on this machine'}"
+            if args.tls_stime != "both":
+                raise BenchError(f"--tls-stime {args.tls_stime}: {why} (apt-get install openssl)")
+            log(f"TLS: {why}: the openssl s_time rows from there are left out")
+            res.setdefault("tls_stime_missing", []).append(why)
+    res["tls_openssl"] = {k: v for k, v in versions.items() if v}
+    variants = []
+    for client in ("container", "host", "python"):
+        if client != "python" and not versions.get(client):
+            continue
+        for version in ("TLSv1.3", "TLSv1.2"):
+            for server, _port, _published in TLS_SERVERS:
+                if client == "host" and versions.get("container") and not server.startswith("mTLS"):
+                    continue  # a cross-check of the container's rows: the role's block only
+                variants += [(client, server, version, False), (client, server, version, True)]
+    if res["tls_openssl"]:
+        variants.append(("floor", f"plain HTTP, no TLS (bench-only, 127.0.0.1:{TLS_FLOOR_PORT})", "-", False))
+    return variants
+
+
+def tls_python_run(args, inputs: dict, port: int, version: str, resume: bool) -> dict:
+    ctx = tls_context(inputs, version)
+    cpu_server = nginx_cpu_seconds(SINGLE)
+    cpu_client = time.process_time()
+    sample = tls_rate(ctx, port, resume, args.tls_seconds, args.tls_max)
+    sample["client_cpu_ms"] = (time.process_time() - cpu_client) * 1000 / sample["count"]
+    sample["server_cpu_ms"] = (nginx_cpu_seconds(SINGLE) - cpu_server) * 1000 / sample["count"]
+    return sample
+
+
+def tls_summary(variants, samples: dict) -> list:
+    """One row per variant: medians over its runs, counts and statuses summed."""
+    rows = []
+    for variant in variants:
+        client, server, version, resume = variant
+        runs = samples[variant]
+        row = {"client": client, "server": server, "version": version, "mode": "resumed" if resume else "full",
+               "runs": len(runs), "count": sum(s["count"] for s in runs), "statuses": {}}
+        for key in ("rate", "ms", "server_cpu_ms", "client_cpu_ms", "load"):
+            if key in runs[0]:
+                row[key] = median([s[key] for s in runs])
+        if "reused" in runs[0]:
+            row["reused"] = sum(s["reused"] for s in runs)
+            row["protocols"] = set().union(*(s["protocols"] for s in runs))
+        for s in runs:
+            for k, v in s["statuses"].items():
+                row["statuses"][k] = row["statuses"].get(k, 0) + v
+        rows.append(row)
+    return rows
+
+
+def tls_ratios(rows, floor) -> list:
+    """Full and resumed, per protocol and server block: s_time (in the container, else from this machine)
+    and the Python client."""
+    pick = {(r["client"], r["server"], r["version"], r["mode"]): r for r in rows}
+    stime = "container" if any(r["client"] == "container" for r in rows) else "host"
+    out = []
+    for version in ("TLSv1.3", "TLSv1.2"):
+        for server, _port, _published in TLS_SERVERS:
+            full, resumed = (pick.get((stime, server, version, m)) for m in ("full", "resumed"))
+            py_full, py_resumed = (pick.get(("python", server, version, m)) for m in ("full", "resumed"))
+            ratio = {"version": version, "server": server, "stime": stime}
+            if full and resumed:
+                ratio["rate"] = (full["rate"], resumed["rate"])
+                ratio["cpu"] = (full["server_cpu_ms"], resumed["server_cpu_ms"])
+                if floor is not None:
+                    ratio["handshake"] = (full["server_cpu_ms"] - floor, resumed["server_cpu_ms"] - floor)
+            if py_full and py_resumed:
+                ratio["python_ms"] = (py_full["ms"], py_resumed["ms"])
+            out.append(ratio)
+    return out
 
 
 def section_tls(args, inputs: dict, res: dict) -> None:
     server_block = exec_in(SINGLE, f"cat {CONF_DIR}/conf.d/{SERVER_NAME}.conf")
     add_plain_server(SINGLE, server_block)
-    variants = []
-    for version in ("TLSv1.3", "TLSv1.2"):
-        for server, port in (("mTLS (ssl_verify_client on)", PORT_MTLS), ("no client verification", PORT_PLAIN)):
-            variants += [(server, port, version, False), (server, port, version, True)]
+    tls_install_client(SINGLE, inputs)
+    variants = tls_variants(args, res)
+    seconds = max(1, round(args.tls_seconds))  # s_time takes whole seconds
+    ports = {server: (port, published) for server, port, published in TLS_SERVERS}
     samples: dict = {v: [] for v in variants}
     # Round-robin over the variants, so that a change of the machine's load hits all of them alike.
     for i in range(args.runs):
         for variant in variants:
-            server, port, version, resume = variant
-            ctx = tls_context(inputs, version)
-            cpu_server = nginx_cpu_seconds(SINGLE)
-            cpu_client = time.process_time()
+            client, server, version, resume = variant
             try:
-                sample = tls_rate(ctx, port, resume, args.tls_seconds, args.tls_max)
+                if client == "floor":
+                    sample = tls_floor(seconds)
+                elif client == "python":
+                    sample = tls_python_run(args, inputs, ports[server][1], version, resume)
+                else:
+                    port = ports[server][0] if client == "container" else ports[server][1]
+                    sample = tls_stime(client, port, version, resume, seconds=seconds, inputs=inputs)
             except (OSError, ValueError) as exc:
-                raise BenchError(f"TLS {version} to 127.0.0.1:{port} ({server}) failed: {exc}") from exc
-            sample["client_cpu_ms"] = (time.process_time() - cpu_client) * 1000 / sample["count"]
-            sample["server_cpu_ms"] = (nginx_cpu_seconds(SINGLE) - cpu_server) * 1000 / sample["count"]
+                raise BenchError(f"TLS {version} {client} → {server} failed: {exc}") from exc
             sample["load"] = load1()
             samples[variant].append(sample)
-            log(f"TLS run {i + 1}/{args.runs} {server} {version} {'resumed' if resume else 'full'}: "
-                f"{sample['rate']:.0f}/s, {sample['ms']:.1f} ms, nginx CPU {sample['server_cpu_ms']:.2f} ms/conn, "
-                f"reused {sample['reused']}/{sample['count']}, load {load()}")
-    rows = []
-    for variant in variants:
-        server, _port, version, resume = variant
-        runs = samples[variant]
-        statuses: dict = {}
-        for s in runs:
-            for k, v in s["statuses"].items():
-                statuses[k] = statuses.get(k, 0) + v
-        rows.append({
-            "server": server, "mode": "resumed" if resume else "full", "version": version,
-            "rate": median([s["rate"] for s in runs]), "ms": median([s["ms"] for s in runs]),
-            "server_cpu_ms": median([s["server_cpu_ms"] for s in runs]),
-            "client_cpu_ms": median([s["client_cpu_ms"] for s in runs]),
-            "count": sum(s["count"] for s in runs), "reused": sum(s["reused"] for s in runs),
-            "statuses": statuses, "protocols": set().union(*(s["protocols"] for s in runs)), "runs": len(runs),
-            "load": median([s["load"] for s in runs]),
-        })
-    res["tls"] = rows
+            rate = f"{sample['rate']:.0f}/s, {sample['ms']:.2f} ms, " if "rate" in sample else ""
+            reused = f", reused {sample['reused']}/{sample['count']}" if "reused" in sample else ""
+            log(f"TLS run {i + 1}/{args.runs} {client} {server} {version} {'resumed' if resume else 'full'}: "
+                f"{rate}nginx CPU {sample['server_cpu_ms']:.3f} ms/conn{reused}, load {load()}")
+    rows = tls_summary(variants, samples)
+    res["tls"] = [r for r in rows if r["client"] == "python"]
+    res["tls_stime"] = [r for r in rows if r["client"] != "python"]
+    floor = next((r["server_cpu_ms"] for r in rows if r["client"] == "floor"), None)
+    res["tls_ratios"] = tls_ratios(rows, floor)
     res["tls_alerts"] = exec_in(
         SINGLE, "grep -c 'could not allocate new session' /var/log/nginx/error.log || true").strip()
     notes = []
     for version in ("TLSv1.3", "TLSv1.2"):
-        pick = {(r["server"].startswith("mTLS"), r["mode"]): r for r in rows if r["version"] == version}
+        pick = {(r["server"].startswith("mTLS"), r["mode"]): r for r in res["tls"] if r["version"] == version}
         full_m, full_p, res_m = pick.get((True, "full")), pick.get((False, "full")), pick.get((True, "resumed"))
         if full_m and full_p and res_m:
             notes.append(
@@ -1029,7 +1308,12 @@ def parse_args(argv):
     parser.add_argument("--fleet", default="1,4,8", help="fleet sizes, at most 8; default 1,4,8")
     parser.add_argument("--module-runs", type=int, default=200, help="in-process cert_check runs; default 200")
     parser.add_argument("--tls-seconds", type=float, default=3.0, help="seconds per TLS run; default 3")
-    parser.add_argument("--tls-max", type=int, default=5000, help="connections at most per TLS run; default 5000")
+    parser.add_argument("--tls-max", type=int, default=5000,
+                        help="connections at most per Python TLS run (s_time runs stop on time only); default 5000")
+    parser.add_argument("--tls-stime", choices=("both", "container", "host", "off"), default="both",
+                        help="where openssl s_time measures the handshake: in the host container against "
+                             "127.0.0.1 there, from this machine through the published port (the mTLS block "
+                             "only), both (default; a missing openssl CLI leaves its rows out) or off")
     parser.add_argument("--only", default="", help=f"comma-separated sections to run: {','.join(SECTIONS)}; "
                         "also knobs (idempotent re-run with connection settings changed), never run by default")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
