@@ -18,7 +18,6 @@ __metaclass__ = type  # noqa: UP001
 import binascii
 import collections
 import datetime
-import hashlib
 import io
 import ipaddress
 import os
@@ -1088,8 +1087,6 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
         ))
     key = None
     if key_src is not None:
-        # SHA-1 like ansible.builtin.stat's checksum: a caller tells an identical deployed copy without reading it back.
-        facts["private_key_checksum"] = hashlib.sha1(key_src.data).hexdigest()
         found = check_pem_text(key_src, "private key")
         problems.extend(found)
         if not found:

@@ -338,13 +338,6 @@ private_key_encrypted:
   returned: when a private key was given and could be read
   type: bool
   sample: false
-private_key_checksum:
-  description:
-    - SHA-1 of the private key's bytes as read, the same value M(ansible.builtin.stat) reports as C(checksum) for an
-      identical copy. Lets a role skip copying a key that is already in place without reading the key back.
-  returned: when a private key was given and could be read
-  type: str
-  sample: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
 server_chain_verified:
   description: V(true) when O(server_ca) or O(server_ca_content) was given and the chain verified against it.
   returned: always

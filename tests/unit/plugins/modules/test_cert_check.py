@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -94,7 +93,6 @@ def test_success(files):
     assert result["certificate"]["sans"] == ["www.example.com"]
     assert result["certificate_pem"] == files["certificate"].read_text()
     assert result["client_ca_pem"] == files["client_ca"].read_text()
-    assert result["private_key_checksum"] == hashlib.sha1(files["private_key"].read_bytes()).hexdigest()
     assert len(result["client_cas"]) == 1
     assert "problems" not in result
     assert "ansible_facts" not in result
@@ -191,7 +189,6 @@ def test_certificate_and_client_ca_without_key(files):
     assert result["certificate"]["key_size"] == 2048
     assert result["certificate_pem"] == files["certificate"].read_text()
     assert "private_key_encrypted" not in result
-    assert "private_key_checksum" not in result
 
 
 def test_expired_certificate_without_key_still_reports_facts(files, tmp_path):
