@@ -277,6 +277,7 @@ class Playbook:
         cmd = ["ansible-playbook", "-i", str(inventory), "chat_callback.mtls.deploy", "-e", f"@{site}", *extra_args]
         if verbose:
             cmd.append("-vvv")
+        busy_before, children_before = machine_busy_seconds(), children_cpu_seconds()
         start = time.perf_counter()
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -284,6 +285,8 @@ class Playbook:
         except subprocess.TimeoutExpired as exc:
             raise BenchError(f"{label}: ansible-playbook did not finish within {timeout:g} s") from exc
         wall = time.perf_counter() - start
+        busy = machine_busy_seconds() - busy_before
+        controller = children_cpu_seconds() - children_before
         log_path = self.logs / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9]+', '-', label)}.log"
         log_path.write_text(" ".join(cmd) + "\n\n" + proc.stdout)
         if proc.returncode != 0:
@@ -292,7 +295,24 @@ class Playbook:
         recap = {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
                  for m in RECAP_RE.finditer(proc.stdout)}
         return {"wall": wall, "recap": recap, "tasks": parse_profile(proc.stdout), "output": proc.stdout,
-                "load": load1(), "log": log_path}
+                "load": load1(), "log": log_path, "cpu_busy": busy, "cpu_controller": controller}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat), whoever spent them."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of the waited-for children: ansible-playbook, its workers and the podman CLIs they ran.
+
+    Not the processes podman starts in the containers (conmon, runc, the modules' Python), which are not
+    our descendants: machine busy time minus this is mostly the hosts' side."""
+    usage = os.times()
+    return usage.children_user + usage.children_system
 
 
 def parse_profile(output: str) -> dict:
@@ -323,6 +343,8 @@ def row_stats(results, host: str) -> dict:
         "ok": first.get("ok"), "changed": first.get("changed"), "skipped": first.get("skipped"),
         "counts_vary": not same, "load": median([r["load"] for r in results]),
         "all_changed": [rc.get("changed") for rc in recaps],
+        "cpu_busy": median([r.get("cpu_busy", math.nan) for r in results]),
+        "cpu_controller": median([r.get("cpu_controller", math.nan) for r in results]),
     }
 
 
@@ -800,20 +822,31 @@ def render(info: dict, res: dict, args) -> str:
     if fleet:
         out.append("## 3. Fleet: deploy on installed-but-unconfigured hosts, then the idempotent re-run")
         out.append("")
-        out.append("| hosts | forks | deploy s | × 1 host | re-run s | × 1 host | s per host (deploy) | runs | "
+        cores = os.cpu_count() or 1
+        out.append("| hosts | forks | deploy s | × 1 host | re-run s | × 1 host | s per host (deploy) | "
+                   "CPU s deploy / re-run (Ansible side) | cores busy deploy / re-run | runs | "
                    "ok/changed per host (deploy) | load 1m |")
-        out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+        out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
         one = fleet.get(1)
         for n in sorted(fleet):
             st = fleet[n]
             dep, rer = st["deploy"], st["rerun"]
             x_dep = f"{dep['median'] / one['deploy']['median']:.2f}" if one else "n/a"
             x_rer = f"{rer['median'] / one['rerun']['median']:.2f}" if one else "n/a"
+            cpu = (f"{dep['cpu_busy']:.1f} ({dep['cpu_controller']:.1f}) / {rer['cpu_busy']:.1f} "
+                   f"({rer['cpu_controller']:.1f})")
+            busy = f"{dep['cpu_busy'] / dep['median']:.2f} / {rer['cpu_busy'] / rer['median']:.2f}"
             out.append(f"| {n} | {n} | {fmt_s(dep['median'])} | {x_dep} | {fmt_s(rer['median'])} | {x_rer} | "
-                       f"{dep['median'] / n:.1f} | {dep['n']} | {dep['ok']}/{dep['changed']} | {dep['load']:.1f} |")
+                       f"{dep['median'] / n:.1f} | {cpu} | {busy} | {dep['n']} | {dep['ok']}/{dep['changed']} | "
+                       f"{dep['load']:.1f} |")
         out.append("")
         out.append("`ANSIBLE_FORKS` = hosts; fresh containers for every deploy; 1 host is the cold (b) run and first "
-                   "re-run of section 1 (when that section ran).")
+                   "re-run of section 1 (when that section ran). CPU s: what all cores of the machine spent during "
+                   "the run (/proc/stat, medians), in brackets the part of ansible-playbook, its workers and the "
+                   "podman commands they ran; the rest is mostly the hosts' side (podman's conmon and runc, the "
+                   "modules' Python, nginx) and anything else on the machine. Cores busy: CPU s / wall s, of "
+                   f"{cores}: near {cores}, the run waits for the CPU, and no playbook can scale past what its CPU "
+                   "seconds allow.")
         out.append("")
 
     module = res.get("module")
