@@ -6,7 +6,7 @@ block in any file), the demo PKI, version-control data or nested tarballs; or wh
 file the collection cannot work without, or grows past ``--max-bytes``. galaxy.yml's
 ``build_ignore`` is what keeps these out; this is the check that it still does.
 
-Usage: python scripts/check_tarball.py build/chat_callback-mtls-0.1.0.tar.gz [--max-bytes N]
+Usage: python scripts/check_tarball.py build/chat_callback-mtls-0.2.0.tar.gz [--max-bytes N]
 """
 
 from __future__ import annotations
