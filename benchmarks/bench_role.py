@@ -56,8 +56,11 @@ if str(HERE) not in sys.path:
 import cert_check_bench  # noqa: E402  (puts tests/ and the collection on sys.path)
 import pki  # noqa: E402
 
-BASE_IMAGE = "localhost/chat-callback-mtls-host:debian-12"
-NGINX_IMAGE = "localhost/chat-callback-mtls-host:debian-12-nginx"
+# The test-host image and the bench's own with nginx installed; --debian 13 switches both.
+IMAGES = {
+    "base": "localhost/chat-callback-mtls-host:debian-12",
+    "nginx": "localhost/chat-callback-mtls-host:debian-12-nginx",
+}
 BASE_LABEL = "org.chat-callback-mtls.bench-base"
 PREFIX = "mtls-bench-"
 SINGLE = PREFIX + "1"
@@ -168,8 +171,8 @@ def preflight() -> None:
         raise BenchError("run as root: the test hosts are rootful podman containers (like make test and make demo)")
     if not shutil.which("podman"):
         raise BenchError("podman not found: run `make image` (it installs podman and builds the test-host image)")
-    if run(["podman", "image", "exists", BASE_IMAGE], check=False).returncode != 0:
-        raise BenchError(f"image {BASE_IMAGE} missing: run `make image` first")
+    if run(["podman", "image", "exists", IMAGES['base']], check=False).returncode != 0:
+        raise BenchError(f"image {IMAGES['base']} missing: run `make image` first")
     for tool in ("ansible-playbook", "ansible"):
         if not shutil.which(tool):
             raise BenchError(f"{tool} not found: run `make venv` (or use `make bench`)")
@@ -182,19 +185,19 @@ def preflight() -> None:
 
 def ensure_nginx_image(hosts: Hosts, rebuild: bool) -> str:
     """The installed-but-unconfigured host: the test image plus `apt-get install nginx`, committed once."""
-    base_id = run(["podman", "image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]).stdout.strip()
-    if not rebuild and run(["podman", "image", "exists", NGINX_IMAGE], check=False).returncode == 0:
+    base_id = run(["podman", "image", "inspect", "--format", "{{.Id}}", IMAGES['base']]).stdout.strip()
+    if not rebuild and run(["podman", "image", "exists", IMAGES['nginx']], check=False).returncode == 0:
         fmt = "{{ index .Labels \"" + BASE_LABEL + "\" }}"
-        if run(["podman", "image", "inspect", "--format", fmt, NGINX_IMAGE]).stdout.strip() == base_id:
-            log(f"bench image {NGINX_IMAGE} present (built on the current {BASE_IMAGE})")
+        if run(["podman", "image", "inspect", "--format", fmt, IMAGES['nginx']]).stdout.strip() == base_id:
+            log(f"bench image {IMAGES['nginx']} present (built on the current {IMAGES['base']})")
             return "reused"
     name = PREFIX + "build"
-    log(f"building {NGINX_IMAGE}: {BASE_IMAGE} + apt-get install nginx (from the Debian mirror), podman commit")
-    hosts.start([name], BASE_IMAGE)
+    log(f"building {IMAGES['nginx']}: {IMAGES['base']} + apt-get install nginx (from the Debian mirror), podman commit")
+    hosts.start([name], IMAGES['base'])
     exec_in(name, "export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq nginx "
             ">/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/* && nginx -v", timeout=900)
     run(["podman", "stop", "-t", "30", name], timeout=60)
-    run(["podman", "commit", "-q", "--change", f"LABEL {BASE_LABEL}={base_id}", name, NGINX_IMAGE], timeout=300)
+    run(["podman", "commit", "-q", "--change", f"LABEL {BASE_LABEL}={base_id}", name, IMAGES['nginx']], timeout=300)
     hosts.remove([name])
     return "built"
 
@@ -586,6 +589,12 @@ def round_trips(output: str) -> dict:
 # machine
 
 
+def read_host_versions(info: dict) -> None:
+    """nginx's version and the OpenSSL library in the host, which the TLS figures depend on."""
+    info["nginx"] = run(["podman", "exec", SINGLE, "nginx", "-v"]).stderr.strip().replace("nginx version: nginx/", "")
+    info["host_openssl"] = run(["podman", "exec", SINGLE, "openssl", "version"]).stdout.strip()
+
+
 def machine_info(work: Path) -> dict:
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -766,14 +775,15 @@ def render(info: dict, res: dict, args) -> str:
     out.append(f"| RAM | {info['mem']} |")
     out.append(f"| Load average (1/5/15 min) | at start {info['load_start']}, at end {info['load_end']} |")
     out.append(f"| Other containers running | {info['other_containers']} at start (not the bench's) |")
-    out.append(f"| Software | ansible-core {info['ansible_core']}, nginx {info['nginx']}, podman {info['podman']}, "
-               f"Python {info['python']}, {info['openssl']}, kernel {info['kernel']} |")
+    out.append(f"| Software | ansible-core {info['ansible_core']}, podman {info['podman']}, Python {info['python']} "
+               f"with {info['openssl']}, kernel {info['kernel']}; in the hosts: nginx {info['nginx']}, "
+               f"{info.get('host_openssl', 'OpenSSL (not measured)')} |")
     out.append(f"| Collection | git {info['git']} |")
     if info.get("budget_cut"):
         out.append(f"| Runs left out | {', '.join(info['budget_cut'])}: fewer runs than asked, to stay within "
                    f"--budget-minutes {args.budget_minutes:g} |")
-    out.append(f"| Hosts | `{BASE_IMAGE}` (systemd, rootful podman, runc), `containers.podman.podman` connection; "
-               f"installed-but-unconfigured: `{NGINX_IMAGE}` ({info.get('nginx_image', 'n/a')}) |")
+    out.append(f"| Hosts | `{IMAGES['base']}` (systemd, rootful podman, runc), `containers.podman.podman` connection; "
+               f"installed-but-unconfigured: `{IMAGES['nginx']}` ({info.get('nginx_image', 'n/a')}) |")
     out.append("")
 
     single = res.get("single", {})
@@ -928,7 +938,7 @@ class Ctx:
 def cold_round(ctx: Ctx, i: int) -> None:
     name = PREFIX + "cold"
     inventory = write_inventory(ctx.work, "cold", [name])
-    ctx.hosts.start([name], BASE_IMAGE)
+    ctx.hosts.start([name], IMAGES['base'])
     log(f"cold (a) run {i + 1}/{ctx.args.cold_runs}: deploy on a host without nginx (apt update + install) ...")
     r = ctx.pb.run(inventory, ctx.inputs["sets"]["a"]["site"], f"cold-a-{i + 1}")
     log(f"  {r['wall']:.1f} s {recap_of(r, name)} load {load()}")
@@ -949,7 +959,7 @@ def fleet_round(ctx: Ctx, n: int, i: int, keep: bool):
         names, ports = [SINGLE], ((PORT_MTLS, 443), (PORT_PLAIN, 8443))
     else:
         names, ports = [f"{PREFIX}f{k + 1}" for k in range(n)], ()
-    hosts.start(names, NGINX_IMAGE, ports)
+    hosts.start(names, IMAGES['nginx'], ports)
     inventory = write_inventory(work, f"fleet{n}", names)
     site = inputs["sets"]["a"]["site"]
     runs = args.runs if n == 1 else args.fleet_runs
@@ -980,7 +990,7 @@ def section_single(ctx: Ctx) -> None:
     single["idempotent"] = row_stats(reruns, SINGLE)
     single["idempotent_runs"] = reruns
     res.setdefault("fleet", {})[1] = {"deploy": single["cold_b"], "rerun": single["idempotent"]}
-    info["nginx"] = run(["podman", "exec", SINGLE, "nginx", "-v"]).stderr.strip().replace("nginx version: nginx/", "")
+    read_host_versions(info)
 
     inventory = write_inventory(work, "single", [SINGLE])
     rotations, current = [], "a"
@@ -1017,10 +1027,10 @@ def section_single(ctx: Ctx) -> None:
 def setup_single(ctx: Ctx) -> None:
     """Without the single section: one deployed host for the TLS and profile sections."""
     hosts, work, inputs, pb, info = ctx.hosts, ctx.work, ctx.inputs, ctx.pb, ctx.info
-    hosts.start([SINGLE], NGINX_IMAGE, ((PORT_MTLS, 443), (PORT_PLAIN, 8443)))
+    hosts.start([SINGLE], IMAGES['nginx'], ((PORT_MTLS, 443), (PORT_PLAIN, 8443)))
     log(f"deploying {SINGLE} once for the TLS / profile sections ...")
     pb.run(write_inventory(work, "single", [SINGLE]), inputs["sets"]["a"]["site"], "setup-deploy")
-    info["nginx"] = run(["podman", "exec", SINGLE, "nginx", "-v"]).stderr.strip().replace("nginx version: nginx/", "")
+    read_host_versions(info)
 
 
 def section_fleet(ctx: Ctx) -> None:
@@ -1352,7 +1362,10 @@ def parse_args(argv):
     parser.add_argument("--only", default="", help=f"comma-separated sections to run: {','.join(SECTIONS)}; "
                         "also knobs (idempotent re-run with connection settings changed), never run by default")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
-    parser.add_argument("--rebuild-image", action="store_true", help=f"rebuild {NGINX_IMAGE} even if present")
+    parser.add_argument("--debian", choices=("12", "13"), default="12",
+                        help="Debian release of the hosts (`make image` builds both); default 12")
+    parser.add_argument("--rebuild-image", action="store_true",
+                        help="rebuild the hosts' image with nginx installed even if present")
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="Markdown results file")
     parser.add_argument("--keep-work", action="store_true", help="keep the work dir (PKI, inventories, logs)")
     args = parser.parse_args(argv)
@@ -1378,6 +1391,8 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    IMAGES["base"] = f"localhost/chat-callback-mtls-host:debian-{args.debian}"
+    IMAGES["nginx"] = f"{IMAGES['base']}-nginx"
     os.environ.setdefault("CONTAINERS_CONF", str(REPO / "tests" / "containers.conf"))
     venv_bin = REPO / ".venv" / "bin"
     if venv_bin.is_dir() and str(venv_bin) not in os.environ.get("PATH", "").split(os.pathsep):

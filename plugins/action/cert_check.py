@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -46,7 +47,7 @@ class ActionModule(ActionBase):
         if reason is None:
             display.vvv(f"{MODULE}: checking in the controller's worker process (local connection, no become)",
                         host=self._play_context.remote_addr)
-            return merge_hash(result, self._check_in_process())
+            return merge_hash(result, self._check_in_process(task_vars))
         display.vvv(f"{MODULE}: running the module: {reason}", host=self._play_context.remote_addr)
         return merge_hash(result, self._run_module(task_vars))
 
@@ -74,7 +75,7 @@ class ActionModule(ActionBase):
             return "ansible-core's Python cannot import cryptography"
         return None
 
-    def _check_in_process(self):
+    def _check_in_process(self, task_vars):
         # What AnsibleModule does with the arguments, then main() of the module.
         params = dict(self._task.args)
         validation = ArgumentSpecValidator(argument_spec(), **ARGUMENT_CONSTRAINTS).validate(params)
@@ -89,7 +90,8 @@ class ActionModule(ActionBase):
             result, warnings = task_result(params, basedir=self._loader.get_basedir())
             if warnings:
                 result["warnings"] = warnings
-        result["invocation"] = dict(module_args=params)
+        if _invocation_wanted(task_vars):
+            result["invocation"] = dict(module_args=params)
         return _hide_no_log_values(result, validation._no_log_values)
 
     def _run_module(self, task_vars):
@@ -100,6 +102,14 @@ class ActionModule(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+
+def _invocation_wanted(task_vars):
+    """Whether a module's result would carry ``invocation`` with this ansible-core."""
+    # 2.21 added INJECT_INVOCATION (default off); before, AnsibleModule always returned it.
+    if "INJECT_INVOCATION" not in C.config.get_configuration_definitions():
+        return True
+    return C.config.get_config_value("INJECT_INVOCATION", variables=task_vars)
 
 
 def _hide_no_log_values(result, no_log_values):

@@ -17,6 +17,7 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils import basic
+from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
@@ -77,17 +78,21 @@ def make_action(args, *, transport="local", become=None, basedir=None, check_mod
     return plugin
 
 
+# ansible-core 2.21 returns invocation only when asked (INJECT_INVOCATION): both sides ask for it.
+INJECT_INVOCATION_ARGS = {"_ansible_inject_invocation": True} if "inject_invocation" in PASS_VARS else {}
+
+
 def run_in_process(args, **kwargs):
     plugin = make_action(args, **kwargs)
     with mock.patch.object(plugin, "_execute_module", side_effect=AssertionError("the module was executed")):
-        return plugin.run(task_vars={})
+        return plugin.run(task_vars={"ansible_inject_invocation": True})
 
 
 def run_module(args, check_mode=False):
     """The module's result as AnsibleModule prints it (no_log masked, invocation) plus its warnings."""
     recorded, warned = {}, []
     # what _execute_module adds to the arguments and the module reads
-    args = dict(args, _ansible_module_name=MODULE, _ansible_check_mode=check_mode)
+    args = dict(args, _ansible_module_name=MODULE, _ansible_check_mode=check_mode, **INJECT_INVOCATION_ARGS)
     with patch_module_args(args), \
             mock.patch.object(basic.AnsibleModule, "_record_module_result", lambda self, o: recorded.update(o)), \
             mock.patch.object(basic.AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning)), \
@@ -129,6 +134,15 @@ def test_good_bundle_same_as_module(files):
     assert result["certificate_pem"] == files["certificate"].read_text()
     assert result["invocation"]["module_args"]["min_rsa_bits"] == 2048  # defaults filled in, as by AnsibleModule
     assert "warnings" not in result
+
+
+@pytest.mark.skipif(not INJECT_INVOCATION_ARGS, reason="before ansible-core 2.21 every module result has invocation")
+def test_no_invocation_unless_asked(files):
+    plugin = make_action(base_args(files))
+    with mock.patch.object(plugin, "_execute_module", side_effect=AssertionError("the module was executed")):
+        result = plugin.run(task_vars={})
+    assert result["changed"] is False
+    assert "invocation" not in result
 
 
 def test_check_mode_same_as_module(files):
