@@ -15,11 +15,13 @@ Library use (``tests/`` on ``sys.path``)::
 
 Script use::
 
-    python tests/pki.py demo OUT_DIR [--server-name NAME] [--days-valid N]
+    python tests/pki.py demo OUT_DIR [--server-name NAME] [--days-valid N] [--key-passphrase P]
+    python tests/pki.py secret-lines DIR [--passphrase P ...]
 
-writes the files an operator gets (``<name>.crt`` chain, ``<name>.key``, the vendor's
+``demo`` writes the files an operator gets (``<name>.crt`` chain, ``<name>.key``, the vendor's
 ``TencentQQAuthCA.crt`` and ``TencentQQAuthCA.crt.zip``) plus a server root CA and a
-good, another and a rogue client certificate to exercise nginx.
+good, another and a rogue client certificate to exercise nginx. ``secret-lines`` prints what a
+test searches a host for to prove that no key leaked: see :func:`secret_lines`.
 """
 
 from __future__ import annotations
@@ -372,8 +374,11 @@ def _write(path: Path, data: bytes, private: bool = False) -> Path:
     return path
 
 
-def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float = 365) -> dict:
+def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float = 365,
+               key_passphrase: str | None = None) -> dict:
     """Write the demo/test file set to ``out_dir`` (overwriting) and return the paths.
+
+    With ``key_passphrase``, the server's private key is written encrypted with it (PKCS#8).
 
     Keys: certificate, private_key, server_ca, client_ca, client_ca_zip, client_cert,
     client_key, other_client_cert, other_client_key (same client CA, another subject),
@@ -401,7 +406,8 @@ def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float 
 
     paths = {
         "certificate": _write(out / (f"{server_name}.crt"), leaf.cert_pem() + inter.cert_pem()),
-        "private_key": _write(out / (f"{server_name}.key"), leaf.key_pem(), private=True),
+        "private_key": _write(out / (f"{server_name}.key"),
+                              leaf.key_pem(key_passphrase.encode() if key_passphrase else None), private=True),
         "server_ca": _write(out / "server-root-ca.crt", root.cert_pem()),
         "client_ca": _write(out / "TencentQQAuthCA.crt", client_ca.cert_pem()),
         "client_ca_zip": out / "TencentQQAuthCA.crt.zip",
@@ -419,6 +425,34 @@ def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float 
     return paths
 
 
+def secret_lines(directory, passphrases: Iterable[str] = ()) -> list:
+    """Lines that identify a secret of the PKI in ``directory``: search a host for them.
+
+    Every base64 line of every ``*.key`` file under ``directory``; of an encrypted key also the
+    lines of its decrypted PKCS#8 and traditional forms (which must never leave the controller);
+    and each passphrase. Lines shorter than 16 characters (the tail of a PEM body) would match
+    by chance in binary files, and a line also found in a certificate there is public: both are
+    left out.
+    """
+    root = Path(directory)
+    public = "".join(p.read_text("ascii", "replace") for p in root.rglob("*.crt")).replace("\n", "")
+    texts = []
+    for path in sorted(root.rglob("*.key")):
+        data = path.read_bytes()
+        texts.append(data)
+        if b"ENCRYPTED" in data:
+            for passphrase in passphrases:
+                try:
+                    key = serialization.load_pem_private_key(data, passphrase.encode())
+                except (ValueError, TypeError):
+                    continue
+                texts += [Issued(cert=None, key=key).key_pem(fmt=fmt) for fmt in ("pkcs8", "pkcs1")]
+    lines = [line.strip() for text in texts for line in text.decode("ascii").splitlines()]
+    found = [line for line in lines if len(line) >= 16 and ":" not in line and not line.startswith("-----")
+             and line not in public]
+    return list(dict.fromkeys(found + list(passphrases)))
+
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pki.py", description="chat_callback.mtls throw-away test PKI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -427,11 +461,18 @@ def main(argv: list | None = None) -> int:
     demo.add_argument("--server-name", default="www.example.com")
     demo.add_argument("--days-valid", type=float, default=365,
                       help="validity of the server certificate from now, in days (negative: already expired)")
+    demo.add_argument("--key-passphrase", help="write the server's private key encrypted with this passphrase")
+    lines = sub.add_parser("secret-lines", help="print the lines that identify the keys under DIR (see secret_lines)")
+    lines.add_argument("directory", type=Path)
+    lines.add_argument("--passphrase", action="append", default=[], help="a passphrase in use (repeatable)")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        paths = write_demo(args.out_dir, server_name=args.server_name, days_valid=args.days_valid)
+        paths = write_demo(args.out_dir, server_name=args.server_name, days_valid=args.days_valid,
+                           key_passphrase=args.key_passphrase)
         for name, path in paths.items():
             print(f"{name:<18} {path}")
+    else:
+        print("\n".join(secret_lines(args.directory, args.passphrase)))
     return 0
 
 

@@ -371,7 +371,9 @@ problem_codes:
   sample: [expired, name_mismatch]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
+
+from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule  # noqa: E402
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import (  # noqa: E402
     ARGUMENT_CONSTRAINTS,

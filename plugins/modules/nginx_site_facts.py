@@ -164,7 +164,7 @@ import pwd
 import re
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
 
 _OS_FAMILIES = {
     "debian": "Debian",

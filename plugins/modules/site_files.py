@@ -188,8 +188,9 @@ import re
 import stat
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
 
 SECRET_BEFORE = "(secret: old content not shown)\n"
 SECRET_AFTER = "(secret: new content not shown)\n"

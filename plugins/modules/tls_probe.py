@@ -294,7 +294,7 @@ import socket
 import ssl
 import warnings
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
 from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint
 
 TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
