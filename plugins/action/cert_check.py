@@ -8,14 +8,23 @@ cryptography again: most of a second for checks of a few milliseconds. When the 
 through the local connection without become, the worker process that runs the task for Ansible
 does the checks itself, with the module's argument spec and result (module_utils/cert_check_task.py).
 Everywhere else the module runs exactly as it would without this plugin.
+
+Files on the controller may be encrypted with Ansible Vault, as ``ansible.builtin.copy`` accepts
+them: in the worker process every path is read through Ansible's loader, which decrypts them; a
+module run through the local connection (become, async) gets a vaulted file's decrypted text as
+the ``*_content`` option instead of its path. A decrypted copy exists only while it is read.
 """
 
 from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+import os
+
 from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
@@ -32,6 +41,8 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks imp
 display = Display()
 
 MODULE = "chat_callback.mtls.cert_check"
+# The options that name a file, and their content options.
+PATH_OPTIONS = ("certificate", "private_key", "client_ca", "server_ca")
 
 
 class ActionModule(ActionBase):
@@ -49,7 +60,11 @@ class ActionModule(ActionBase):
                         host=self._play_context.remote_addr)
             return merge_hash(result, self._check_in_process(task_vars))
         display.vvv(f"{MODULE}: running the module: {reason}", host=self._play_context.remote_addr)
-        return merge_hash(result, self._run_module(task_vars))
+        try:
+            module_args = self._module_args(local=self._connection.transport == "local")
+        except AnsibleError as exc:
+            return merge_hash(result, dict(failed=True, changed=False, msg=to_native(exc.message)))
+        return merge_hash(result, self._run_module(task_vars, module_args))
 
     def _module_needed(self):
         """Why the module must run (a short reason), or None when the checks can run here."""
@@ -87,21 +102,62 @@ class ActionModule(ActionBase):
             result = dict(failed=True, msg=msg)
         else:
             # The module runs in the directory local commands run in, so relative paths are read from there.
-            result, warnings = task_result(params, basedir=self._loader.get_basedir())
+            result, warnings = task_result(params, basedir=self._loader.get_basedir(), reader=self._read)
             if warnings:
                 result["warnings"] = warnings
         if _invocation_wanted(task_vars):
             result["invocation"] = dict(module_args=params)
         return _hide_no_log_values(result, validation._no_log_values)
 
-    def _run_module(self, task_vars):
+    def _read(self, path, max_size):
+        """cert_checks' file reader, through the loader: Vault files are decrypted."""
+        try:
+            real = self._loader.get_real_file(path, decrypt=True)
+        except AnsibleError as exc:
+            # the vault secret is missing or wrong: not a problem of the file's content
+            raise OSError(None, f"it is encrypted with Ansible Vault and cannot be decrypted ({exc.message})") from None
+        try:
+            with open(real, "rb") as handle:
+                return handle.read(max_size)
+        finally:
+            if real != path:
+                self._loader.cleanup_tmp_file(real)
+
+    def _module_args(self, local):
+        """The task's arguments for the module: through the local connection, vaulted files as content."""
+        args = self._task.args.copy()
+        for option in PATH_OPTIONS if local else ():
+            path = args.get(option)
+            if not path or path == "system" or f"{option}_content" in args:
+                continue
+            where = os.path.join(self._loader.get_basedir(), path)
+            if not (self._loader.is_file(where) and _is_vaulted(where)):
+                continue
+            try:
+                data = self._read(where, 1024 * 1024 + 1)
+            except OSError as exc:
+                raise AnsibleError(f"{option} ({path}): {exc.strerror}") from None
+            try:
+                args[f"{option}_content"] = to_text(data, errors="strict")
+            except UnicodeError:
+                raise AnsibleError(f"{option} ({path}) is a binary file encrypted with Ansible Vault: decrypt it, or "
+                                   f"let cert_check run on the controller without become") from None
+            del args[option]
+        return args
+
+    def _run_module(self, task_vars, module_args):
         # as ansible.builtin.normal runs a module
         wrap_async = self._task.async_val and not self._connection.has_native_async
-        result = self._execute_module(module_name=MODULE, module_args=self._task.args.copy(), task_vars=task_vars,
+        result = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars,
                                       wrap_async=wrap_async)
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+
+def _is_vaulted(path):
+    with open(path, "rb") as handle:
+        return handle.read(len(b"$ANSIBLE_VAULT;")) == b"$ANSIBLE_VAULT;"
 
 
 def _invocation_wanted(task_vars):

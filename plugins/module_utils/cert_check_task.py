@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, summarize
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, read_file, summarize
 
 #: Keyword arguments of ``AnsibleModule`` / ``ArgumentSpecValidator`` besides the argument spec.
 ARGUMENT_CONSTRAINTS = dict(
@@ -53,15 +53,16 @@ def argument_spec():
     )
 
 
-def task_result(params, basedir=None):
+def task_result(params, basedir=None, reader=read_file):
     """Run the checks on validated ``params``; returns ``(result, warnings)``.
 
     ``result`` holds ``failed: True`` when a problem was found, then also ``msg``, ``problems``
     and ``problem_codes``. Relative paths are read from ``basedir`` when given (the action
-    plugin passes the directory the module would have run in).
+    plugin passes the directory the module would have run in), every file with ``reader`` (the
+    action plugin's decrypts Ansible Vault files).
     """
     warnings = []
-    facts, problems = check_params(params, warnings=warnings, basedir=basedir)
+    facts, problems = check_params(params, warnings=warnings, basedir=basedir, reader=reader)
     if not problems:
         return dict(facts, changed=False), warnings
     result = dict(

@@ -348,15 +348,25 @@ def _read_zip_member(source, max_size, kind):
         return member, []
 
 
+def read_file(path, max_size):
+    """The first ``max_size`` bytes of the file at ``path`` (how a module reads its inputs).
+
+    The action plugin passes its own reader instead, which decrypts Ansible Vault files. A reader
+    raises ``OSError`` whose ``strerror`` says why the file cannot be read.
+    """
+    with open(path, "rb") as handle:
+        return handle.read(max_size)
+
+
 def load_pem_input(option, path=None, content=None, kind="certificate", *, allow_zip=False,
-                   max_size=MAX_INPUT_SIZE, content_option=None, basedir=None):
+                   max_size=MAX_INPUT_SIZE, content_option=None, basedir=None, reader=read_file):
     """Read one input from ``path`` or ``content`` and run the file-level checks.
 
     ``option`` names the path option (``certificate``), ``content_option`` the content one
     (default ``<option>_content``). With ``allow_zip`` a ZIP archive (detected by its
     magic bytes) must hold exactly one ``.crt``/``.pem``/``.cer`` member, which is used.
-    A relative ``path`` is read from ``basedir`` when given (else from the working directory).
-    Returns ``(PemSource or None, [Problem, ...])``.
+    A relative ``path`` is read from ``basedir`` when given (else from the working directory),
+    with ``reader`` (see :func:`read_file`). Returns ``(PemSource or None, [Problem, ...])``.
     """
     content_option = content_option or f"{option}_content"
     if path is not None:
@@ -368,8 +378,7 @@ def load_pem_input(option, path=None, content=None, kind="certificate", *, allow
         if os.path.isdir(where):
             return None, [Problem("file_unreadable", f"{source.label} is a directory, not a file.")]
         try:
-            with open(where, "rb") as handle:
-                data = handle.read(max_size + 1)
+            data = reader(where, max_size + 1)
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             return None, [Problem("file_unreadable", f"{source.label} cannot be read: {reason}.")]
@@ -925,7 +934,7 @@ def system_ca_file():
     return None
 
 
-def load_server_ca(server_ca=None, server_ca_content=None, basedir=None):
+def load_server_ca(server_ca=None, server_ca_content=None, basedir=None, reader=read_file):
     """Trust anchors for the server chain: ``(certs, label, problems)``; ``server_ca='system'`` = OS store.
 
     A relative ``server_ca`` path is read from ``basedir`` when given, see :func:`load_pem_input`.
@@ -953,7 +962,8 @@ def load_server_ca(server_ca=None, server_ca_content=None, basedir=None):
             return [], source.label, [Problem("server_ca_unavailable", f"server_ca: system: {path} holds no "
                                                                        f"usable certificate.")]
         return certs, f"server_ca (system: {path})", []
-    source, problems = load_pem_input("server_ca", path=server_ca, content=server_ca_content, basedir=basedir)
+    source, problems = load_pem_input("server_ca", path=server_ca, content=server_ca_content, basedir=basedir,
+                                      reader=reader)
     if source is None:
         return [], "server_ca", problems
     problems = check_pem_text(source, "CA certificate bundle")
@@ -1143,28 +1153,29 @@ PARAM_DEFAULTS = {
 }
 
 
-def check_params(params, warnings=None, now=None, basedir=None):
+def check_params(params, warnings=None, now=None, basedir=None, reader=read_file):
     """Run every check from module-style ``params`` (paths or contents); returns ``(facts, problems)``.
 
-    Relative paths are read from ``basedir`` when given, else from the working directory.
+    Relative paths are read from ``basedir`` when given, else from the working directory; every
+    file is read with ``reader`` (see :func:`read_file`).
     """
     p = dict(PARAM_DEFAULTS)
     p.update(params)
     loading = {}
     cert_src, loading["certificate"] = load_pem_input(
-        "certificate", p["certificate"], p["certificate_content"], "certificate", basedir=basedir)
+        "certificate", p["certificate"], p["certificate_content"], "certificate", basedir=basedir, reader=reader)
     key_src = None
     # The key is optional: an audit checks deployed certificates without ever fetching their key.
     if p["private_key"] is not None or p["private_key_content"] is not None:
         key_src, loading["private_key"] = load_pem_input(
-            "private_key", p["private_key"], p["private_key_content"], "private key", basedir=basedir)
+            "private_key", p["private_key"], p["private_key_content"], "private key", basedir=basedir, reader=reader)
     ca_src, loading["client_ca"] = load_pem_input(
         "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True,
-        basedir=basedir)
+        basedir=basedir, reader=reader)
     anchors, anchors_label = None, "server_ca"
     if p["server_ca"] is not None or p["server_ca_content"] is not None:
         anchors, anchors_label, loading["server_ca"] = load_server_ca(
-            p["server_ca"], p["server_ca_content"], basedir=basedir)
+            p["server_ca"], p["server_ca_content"], basedir=basedir, reader=reader)
         if loading["server_ca"] or not anchors:
             anchors = None
     return check_bundle(

@@ -20,6 +20,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible.playbook.play_context import PlayContext
 from ansible.template import Templar
 from cryptography.hazmat.primitives import serialization
@@ -221,7 +222,8 @@ def test_no_log_value_masked_in_messages_too(files):
     assert result["changed"] is False and result["failed"] is True  # booleans are never masked
 
 
-def expect_module(plugin, task_vars=None):
+def expect_module(plugin, task_vars=None, module_args=None):
+    """The module ran with the task's arguments (or ``module_args``), and its result is the task's."""
     with mock.patch.object(plugin, "_execute_module", return_value=dict(MODULE_RESULT)) as execute, \
             mock.patch.object(plugin, "_remove_tmp_path") as remove_tmp, \
             mock.patch.object(action, "task_result", side_effect=AssertionError("checked in process")):
@@ -229,7 +231,7 @@ def expect_module(plugin, task_vars=None):
     assert result == MODULE_RESULT
     execute.assert_called_once()
     assert execute.call_args.kwargs["module_name"] == MODULE
-    assert execute.call_args.kwargs["module_args"] == plugin._task.args
+    assert execute.call_args.kwargs["module_args"] == (plugin._task.args if module_args is None else module_args)
     assert execute.call_args.kwargs["module_args"] is not plugin._task.args  # _execute_module adds _ansible_* keys
     assert execute.call_args.kwargs["task_vars"] is task_vars
     return execute, remove_tmp
@@ -283,3 +285,64 @@ def test_local_without_become_does_not_run_the_module(files):
     execute.assert_not_called()
     low_level.assert_not_called()
     assert result.get("failed") is not True, result.get("msg")
+
+
+VAULT_PASSWORD = "vault-password-for-the-unit-test"
+
+
+def vault_loader_action(args, **kwargs):
+    plugin = make_action(args, **kwargs)
+    plugin._loader.set_vault_secrets([("default", VaultSecret(VAULT_PASSWORD.encode()))])
+    return plugin
+
+
+def vault_encrypt(path, out):
+    """``ansible-vault encrypt`` of path into out."""
+    vault = VaultLib([("default", VaultSecret(VAULT_PASSWORD.encode()))])
+    out.write_bytes(vault.encrypt(Path(path).read_bytes()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def vaulted(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vaulted")
+    return {name: vault_encrypt(files[name], out / Path(files[name]).name)
+            for name in ("certificate", "private_key", "client_ca_zip", "server_ca")}
+
+
+def test_vault_encrypted_files_are_checked_like_plain_ones(files, vaulted):
+    args = base_args(files, server_ca=str(files["server_ca"]))
+    plain = run_in_process(args)
+    vault_args = {option: str(vaulted[name]) for option, name in GOOD_FILES.items()}
+    vault_args.update(server_name="www.example.com", server_ca=str(vaulted["server_ca"]))
+    plugin = vault_loader_action(vault_args)
+    with mock.patch.object(plugin, "_execute_module", side_effect=AssertionError("the module was executed")):
+        result = plugin.run(task_vars={})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["certificate"] == plain["certificate"]
+    assert result["server_chain_verified"] is True
+    # the loader's decrypted copies are gone when the task returns
+    assert not plugin._loader._tempfiles
+
+
+def test_vault_file_without_the_vault_secret_says_so(files, vaulted):
+    plugin = make_action(base_args(files, private_key=str(vaulted["private_key"])))
+    result = plugin.run(task_vars={})
+    assert result["failed"] is True
+    assert result["problem_codes"] == ["file_unreadable"]
+    assert "encrypted with Ansible Vault and cannot be decrypted" in result["msg"]
+    assert "not PEM" not in result["msg"]
+
+
+def test_vault_file_with_become_goes_to_the_module_as_content(files, vaulted):
+    become = mock.MagicMock(name="sudo become plugin")
+    plugin = vault_loader_action(base_args(files, private_key=str(vaulted["private_key"])), become=become)
+    # not vaulted (certificate, client CA): the path, as given
+    expected = base_args(files, private_key=None, private_key_content=Path(files["private_key"]).read_text())
+    expect_module(plugin, task_vars={}, module_args=expected)
+
+
+def test_vault_file_on_a_remote_host_is_not_touched(files, vaulted):
+    plugin = vault_loader_action(base_args(files, private_key=str(vaulted["private_key"])), transport="ssh")
+    execute, _remove_tmp = expect_module(plugin, task_vars={})
+    assert execute.call_args.kwargs["module_args"]["private_key"] == str(vaulted["private_key"])
