@@ -100,6 +100,16 @@ options:
       - A file whose content is unchanged gets no backup.
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each file of O(files) to keep, counting the one just made. Older
+        ones (named as this module and M(ansible.builtin.copy) name backups) are removed, their paths returned as
+        V(backups_removed) in RV(files). V(0) keeps them all.
+      - Backups of O(secret_files) are not pruned here; remove them once they are no longer needed (the
+        M(chat_callback.mtls.nginx_mtls) role does when its proof passed).
+    type: int
+    default: 0
+    version_added: 0.2.1
 notes:
   - The V(checksum) in RV(files) of a secret file is the SHA-1 of its content, as M(ansible.builtin.stat) and
     M(chat_callback.mtls.nginx_site_facts) report it for any file. For a short, guessable secret (a passphrase) that
@@ -152,7 +162,8 @@ files:
   description:
     - For each file handled, keyed by its path as given, whether it V(changed) (content, owner, group or mode),
       whether its V(content_changed), the V(checksum) (SHA-1) of the content given and, when a backup was made, the
-      V(backup_file). Never the content.
+      V(backup_file) and (with O(backup_keep)) the older backups it removed as V(backups_removed). Never the
+      content.
     - In check mode, what would change; no backups.
     - When the module fails on a file, the files handled before it, and the failing file with what was done to it
       up to the failure.
@@ -288,6 +299,22 @@ def write_atomically(module, path, b_content):
             os.unlink(tmp)
 
 
+def prune_backups(path, keep):
+    """Remove all but the ``keep`` newest backups of ``path``; returns the removed paths, oldest first."""
+    directory, name = os.path.split(path)
+    pattern = re.compile(re.escape(name) + r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~$")
+    backups = []
+    for entry in os.listdir(directory):
+        match = pattern.match(entry)
+        if match:
+            full = os.path.join(directory, entry)
+            backups.append((match.group(1), os.lstat(full).st_mtime, full))
+    removed = [full for _stamp, _mtime, full in sorted(backups)[:max(len(backups) - keep, 0)]]
+    for full in removed:
+        os.unlink(full)
+    return removed
+
+
 def file_diff(path, secret, kind, old, content):
     if secret:
         before, after = (SECRET_BEFORE if kind == "file" else ""), SECRET_AFTER
@@ -322,6 +349,8 @@ def handle_file(module, spec, b_content, secret, entry):
         backup_file = module.backup_local(path)
         if backup_file:
             entry["backup_file"] = backup_file
+            if module.params["backup_keep"] and not secret:
+                entry["backups_removed"] = prune_backups(path, module.params["backup_keep"])
     if kind == "file":
         # owner, group and mode first: atomic_move gives the new content the attributes of the file it replaces
         entry["changed"] = module.set_fs_attributes_if_different(file_args, False, expand=False)
@@ -347,6 +376,7 @@ def main():
                 type="list", elements="dict", default=[], no_log=False, options=file_options(secret=True)
             ),
             backup=dict(type="bool", default=False),
+            backup_keep=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
@@ -354,6 +384,8 @@ def main():
     entries += [(spec, True) for spec in module.params["secret_files"]]
 
     error = request_error(entries, check_ids=not module.check_mode)
+    if module.params["backup_keep"] < 0:
+        error = f"backup_keep must be 0 (keep all) or more, not {module.params['backup_keep']}"
     if error:
         module.fail_json(msg=error, changed=False, files={})
 

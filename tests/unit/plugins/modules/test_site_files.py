@@ -365,3 +365,45 @@ def test_owner_and_group_are_changed_as_root(tmp_path):
 def test_an_empty_call_changes_nothing():
     result = run_module({}, diff=True)
     assert result == {"failed": False, "changed": False, "files": {}, "diff": []}
+
+
+def old_backup(path, stamp):
+    backup = Path(f"{path}.4711.{stamp}~")
+    backup.write_text(f"backup of {stamp}")
+    return backup
+
+
+def test_backup_keep_prunes_the_oldest_backups_of_public_files(tmp_path):
+    crt, key = tmp_path / "site.crt", tmp_path / "site.key"
+    crt.write_text("old cert")
+    key.write_text("old key")
+    old = [old_backup(crt, f"2026-0{month}-01@00:00:00") for month in (3, 1, 2)]
+    old_key = old_backup(key, "2026-01-01@00:00:00")
+    unrelated = tmp_path / "site.crt.bak~"
+    unrelated.write_text("someone else's")
+    result = run_module({"files": [spec(crt, CERT)], "secret_files": [spec(key, SECRET, "0600")],
+                         "backup": True, "backup_keep": 3})
+    entry = result["files"][str(crt)]
+    # the new backup and the two newest old ones stay
+    assert entry["backups_removed"] == [str(old[1])]
+    assert sorted(p.name for p in tmp_path.glob("site.crt.*~")) == sorted(
+        [Path(entry["backup_file"]).name, old[2].name, old[0].name, unrelated.name])
+    # secret backups are the role's to remove after its proof; never pruned here
+    assert old_key.exists()
+    assert "backups_removed" not in result["files"][str(key)]
+
+
+def test_backup_keep_zero_keeps_every_backup(tmp_path):
+    crt = tmp_path / "site.crt"
+    crt.write_text("old cert")
+    old = [old_backup(crt, f"2026-0{month}-01@00:00:00") for month in (1, 2, 3, 4)]
+    result = run_module({"files": [spec(crt, CERT)], "backup": True})
+    assert all(p.exists() for p in old)
+    assert "backups_removed" not in result["files"][str(crt)]
+
+
+def test_negative_backup_keep_is_refused_before_any_write(tmp_path):
+    crt = tmp_path / "site.crt"
+    result = run_module({"files": [spec(crt, CERT)], "backup": True, "backup_keep": -1})
+    assert result["failed"] and "backup_keep" in result["msg"]
+    assert not crt.exists()
