@@ -34,7 +34,8 @@ attributes:
 options:
   binary:
     description:
-      - The nginx executable, a name looked up in C(PATH) or a path.
+      - The nginx executable, a name looked up in C(PATH) and the C(sbin) directories (C(/sbin), C(/usr/sbin),
+        C(/usr/local/sbin), which a C(PATH) set by C(su) lacks), or a path.
     type: str
     default: nginx
   conf_dir:
@@ -88,6 +89,13 @@ installed:
   returned: always
   type: bool
   sample: true
+binary:
+  description:
+    - The absolute path of the nginx executable, to run nginx by whatever C(PATH) the caller has (C(su) keeps the
+      user's, without C(/usr/sbin)). Empty when it was not found.
+  returned: always
+  type: str
+  sample: /usr/sbin/nginx
 nginx_error:
   description: Why C(nginx -V) did not run; empty when it did.
   returned: always
@@ -275,8 +283,10 @@ def main():
     result = {"changed": False, "installed": False, "nginx_error": ""}
 
     binary = module.get_bin_path(params["binary"]) if "/" not in params["binary"] else params["binary"]
+    usable = bool(binary) and os.access(binary, os.X_OK)
+    result["binary"] = os.path.abspath(binary) if usable else ""
     build = {"version": "0", "conf_path": params["default_conf_path"], "pid_path": "/run/nginx.pid"}
-    if binary and os.access(binary, os.X_OK):
+    if usable:
         rc, out, err = module.run_command([binary, "-V"])
         if rc == 0:
             result["installed"] = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -178,3 +179,22 @@ def test_module_explicit_dirs_win(nginx_root):
     assert result["site_dir"] == str(site_dir)
     assert result["site_dir_exists"] is False
     assert result["site_dir_included"] is False
+
+
+SBIN_ONLY = next((p for p in sorted(Path("/usr/sbin").glob("*")) if os.access(p, os.X_OK)
+                  and not Path("/usr/bin", p.name).exists() and not Path("/bin", p.name).exists()), None)
+
+
+@pytest.mark.skipif(SBIN_ONLY is None, reason="no executable found only in /usr/sbin")
+def test_module_finds_the_binary_in_sbin_without_it_on_path(monkeypatch):
+    # su keeps the user's PATH (no /usr/sbin): the binary is still found, and reported absolute
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    found = run_module({"binary": SBIN_ONLY.name})["binary"]
+    assert os.path.isabs(found) and Path(found).resolve() == SBIN_ONLY.resolve()  # /sbin is /usr/sbin on merged /usr
+
+
+def test_module_reports_the_binary_absolute_or_empty(nginx_root, monkeypatch):
+    monkeypatch.chdir(nginx_root)
+    assert run_module({"binary": "./nginx"})["binary"] == str(nginx_root / "nginx")
+    assert run_module({"binary": str(nginx_root / "missing")})["binary"] == ""
+    assert run_module({"binary": "no-such-nginx-anywhere"})["binary"] == ""
