@@ -89,6 +89,16 @@ installed:
   returned: always
   type: bool
   sample: true
+addresses:
+  description:
+    - The host's own IP addresses a client can reach a wildcard C(listen) on, loopback first (C(127.0.0.1), C(::1)),
+      then the others in the order the kernel lists them; IPv6 link-local addresses are left out. Read from
+      C(/proc/net/fib_trie) and C(/proc/net/if_inet6) (Linux); only the loopback address elsewhere.
+    - What the role probes after a reload, so that a site of another server block on one of them is caught.
+  returned: always
+  type: list
+  elements: str
+  sample: [127.0.0.1, "::1", 192.0.2.10]
 binary:
   description:
     - The absolute path of the nginx executable, to run nginx by whatever C(PATH) the caller has (C(su) keeps the
@@ -170,6 +180,7 @@ import hashlib
 import os
 import pwd
 import re
+import socket
 import stat
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
@@ -259,6 +270,28 @@ def file_facts(path):
     return facts
 
 
+def local_addresses(fib_trie, if_inet6):
+    """The host's unicast addresses from the text of /proc/net/fib_trie and /proc/net/if_inet6, loopback first."""
+    found = []
+    last = None
+    for raw in fib_trie.splitlines():
+        line = raw.strip()
+        if line.startswith("|-- "):
+            last = line[4:]
+        elif line == "/32 host LOCAL" and last and last not in found:
+            found.append(last)
+    for line in if_inet6.splitlines():
+        fields = line.split()
+        # address, interface index, prefix length, scope (0x20: link-local, needs an interface), flags, name
+        if len(fields) >= 4 and len(fields[0]) == 32 and fields[3] != "20":
+            packed = bytes.fromhex(fields[0])
+            address = socket.inet_ntop(socket.AF_INET6, packed)
+            if address not in found:
+                found.append(address)
+    loopback = [a for a in ("127.0.0.1", "::1") if a in found] or ["127.0.0.1"]
+    return loopback + [a for a in found if a not in loopback and not a.startswith("127.")]
+
+
 def _read(path):
     try:
         with open(path) as handle:
@@ -307,6 +340,7 @@ def main():
         site_dir_exists=os.path.isdir(site_dir),
         site_dir_included=includes_site_dir(_read(conf_path), conf_dir, site_dir),
         running=pid_alive(build["pid_path"]),
+        addresses=local_addresses(_read("/proc/net/fib_trie"), _read("/proc/net/if_inet6")),
         service_mgr="systemd" if os.path.isdir("/run/systemd/system") else "other",
         os_family=os_family(_read("/etc/os-release")),
         files=dict(

@@ -51,6 +51,16 @@ options:
       - This is the TCP destination only; what the server sees as SNI and C(Host) is O(server_name).
     type: str
     default: 127.0.0.1
+  addresses:
+    description:
+      - Probe each of these host names or IP addresses (IPv6 without brackets) in turn, instead of O(host). A
+        server reachable on several addresses can serve another site on one of them (a C(listen <address>:443)
+        block of another site wins over a wildcard C(listen 443)); the expectations must hold on every one.
+      - The top-level results are those of the first address; RV(addresses) holds each one's.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.1
   port:
     description:
       - TCP port to connect to.
@@ -225,10 +235,21 @@ EXAMPLES = r"""
 
 RETURN = r"""
 expectation_failed:
-  description: Whether O(expect_sha256_fingerprint) or O(expect_status) was not met (the module then fails).
+  description:
+    - Whether O(expect_sha256_fingerprint) or O(expect_status) was not met (the module then fails), on any of
+      O(addresses).
   returned: always
   type: bool
   sample: false
+addresses:
+  description:
+    - With O(addresses), the result of each address (the same keys as the top-level result), keyed by address. The
+      module's message names every address whose expectations were not met and what it served.
+  returned: when O(addresses) is given
+  type: dict
+  sample:
+    127.0.0.1: {tls_established: true, status: 400, expectation_failed: false, sha256_fingerprint: "AB:CD:..."}
+    192.0.2.10: {tls_established: true, status: 200, expectation_failed: true, sha256_fingerprint: "12:34:..."}
 tls_established:
   description:
     - Whether the TLS handshake completed on the client side.
@@ -605,29 +626,45 @@ ARGUMENT_SPEC = dict(
 )
 
 
+ADDRESSES_SPEC = dict(
+    addresses=dict(type="list", elements="str", default=[]),
+)
+
+
 EXPECT_SPEC = dict(
     expect_sha256_fingerprint=dict(type="str"),
     expect_status=dict(type="int"),
 )
 
 
+def _endpoint(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(ARGUMENT_SPEC, **EXPECT_SPEC),
+        argument_spec=dict(ARGUMENT_SPEC, **ADDRESSES_SPEC, **EXPECT_SPEC),
         required_together=[("client_cert", "client_key")],
         supports_check_mode=True,
     )
     expected = dict((name, module.params[name]) for name in EXPECT_SPEC)
     params = dict((name, module.params[name]) for name in ARGUMENT_SPEC)
-    try:
-        result = run_probe(**params)
-    except ProbeParameterError as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    unmet = unmet_expectations(result, **expected)
-    result["expectation_failed"] = bool(unmet)
-    if unmet:
-        module.fail_json(msg=f"{params['host']}:{params['port']} (SNI {params['server_name']}): " + "; ".join(unmet),
-                         changed=False, **result)
+    by_address, failures = {}, []
+    for address in module.params["addresses"] or [params["host"]]:
+        try:
+            result = run_probe(**dict(params, host=address))
+        except ProbeParameterError as exc:
+            module.fail_json(msg=str(exc), changed=False)
+        unmet = unmet_expectations(result, **expected)
+        result["expectation_failed"] = bool(unmet)
+        by_address[address] = result
+        if unmet:
+            failures.append(f"{_endpoint(address, params['port'])} (SNI {params['server_name']}): " + "; ".join(unmet))
+    result = dict(next(iter(by_address.values())), expectation_failed=bool(failures))
+    if module.params["addresses"]:
+        result["addresses"] = by_address
+    if failures:
+        module.fail_json(msg=" | ".join(failures), changed=False, **result)
     module.exit_json(changed=False, **result)
 
 

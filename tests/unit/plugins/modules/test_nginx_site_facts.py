@@ -198,3 +198,48 @@ def test_module_reports_the_binary_absolute_or_empty(nginx_root, monkeypatch):
     assert run_module({"binary": "./nginx"})["binary"] == str(nginx_root / "nginx")
     assert run_module({"binary": str(nginx_root / "missing")})["binary"] == ""
     assert run_module({"binary": "no-such-nginx-anywhere"})["binary"] == ""
+
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/1 2 0 2
+     +-- 0.0.0.0/4 2 0 2
+        |-- 0.0.0.0
+           /0 universe UNICAST
+        +-- 10.88.0.0/16 2 0 2
+              |-- 10.88.0.0
+                 /16 link UNICAST
+              |-- 10.88.0.17
+                 /32 host LOCAL
+              |-- 10.88.0.18
+                 /32 host LOCAL
+           |-- 10.88.255.255
+              /32 link BROADCAST
+     +-- 127.0.0.0/8 2 0 2
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+Local:
+              |-- 10.88.0.17
+                 /32 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+"""
+IF_INET6 = """00000000000000000000000000000001 01 80 10 80       lo
+fe800000000000008c9edffffe13342a 02 40 20 80     eth0
+20010db8000000000000000000000010 02 40 00 80     eth0
+"""
+
+
+def test_local_addresses_loopback_first_then_every_local_unicast_address():
+    assert facts.local_addresses(FIB_TRIE, IF_INET6) == ["127.0.0.1", "::1", "10.88.0.17", "10.88.0.18", "2001:db8::10"]
+
+
+def test_local_addresses_without_proc_is_loopback_only():
+    assert facts.local_addresses("", "") == ["127.0.0.1"]
+
+
+def test_module_reports_this_hosts_addresses(nginx_root):
+    addresses = run_module({"binary": str(nginx_root / "nginx")})["addresses"]
+    assert addresses[0] == "127.0.0.1"
+    assert all(not a.startswith("fe80") for a in addresses)

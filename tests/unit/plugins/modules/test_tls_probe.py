@@ -87,7 +87,8 @@ class MiniTLSServer:
     answering); everything else echoes client CN, path and Host.
     """
 
-    def __init__(self, chain, key, *, client_ca=None, min_version=None, max_version=None, ciphers=None):
+    def __init__(self, chain, key, *, client_ca=None, min_version=None, max_version=None, ciphers=None,
+                 address=("127.0.0.1", 0)):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -110,7 +111,7 @@ class MiniTLSServer:
         self._active = 0
         self._idle = threading.Condition()
         self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock = socket.create_server(address)
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -587,7 +588,7 @@ def test_documentation_matches_argument_spec():
     doc = yaml.safe_load(tls_probe.DOCUMENTATION)
     returns = yaml.safe_load(tls_probe.RETURN)
     assert isinstance(yaml.safe_load(tls_probe.EXAMPLES), list)
-    module_spec = dict(tls_probe.ARGUMENT_SPEC, **tls_probe.EXPECT_SPEC)
+    module_spec = dict(tls_probe.ARGUMENT_SPEC, **tls_probe.ADDRESSES_SPEC, **tls_probe.EXPECT_SPEC)
     assert set(doc["options"]) == set(module_spec)
     for name, spec in module_spec.items():
         documented = doc["options"][name]
@@ -597,7 +598,7 @@ def test_documentation_matches_argument_spec():
         assert documented.get("required", False) == spec.get("required", False), name
     assert set(returns) == {
         "tls_established", "error", "protocol", "cipher", "sha256_fingerprint", "status", "body", "server_header",
-        "expectation_failed",
+        "expectation_failed", "addresses",
     }
 
 
@@ -627,3 +628,42 @@ def test_module_expectation_on_refused_connection(closed_port):
         run_module({"server_name": SERVER_NAME, "port": closed_port, "expect_sha256_fingerprint": "AB:CD"})
     assert excinfo.value.args[0]["expectation_failed"] is True
     assert "no TLS handshake (connection refused" in excinfo.value.args[0]["msg"]
+
+
+@pytest.fixture()
+def shadowing_server(server, tls_files):
+    """Another site on 127.0.0.2, same port: what a `listen <address>:443` block of another site does."""
+    srv = MiniTLSServer(tls_files.rogue_cert, tls_files.rogue_key, address=("127.0.0.2", server.port))
+    yield srv
+    srv.close()
+
+
+def test_module_probes_every_address_and_names_the_one_that_serves_another_site(server, shadowing_server, tls_files):
+    expected = sha256_fingerprint(tls_files.server_der)
+    with pytest.raises(AnsibleFailJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": server.port, "addresses": ["127.0.0.1", "127.0.0.2"],
+                    "expect_sha256_fingerprint": expected, "expect_status": 400})
+    result = excinfo.value.args[0]
+    assert result["expectation_failed"] is True
+    assert result["addresses"]["127.0.0.1"]["expectation_failed"] is False
+    assert result["addresses"]["127.0.0.2"]["expectation_failed"] is True
+    served = result["addresses"]["127.0.0.2"]["sha256_fingerprint"]
+    assert served != expected
+    assert result["msg"].startswith(f"127.0.0.2:{server.port} (SNI {SERVER_NAME}): serves certificate {served}, "
+                                    f"expected {expected}")
+    assert "127.0.0.1:" not in result["msg"]
+    # the top-level result is the first address's
+    assert result["sha256_fingerprint"] == expected
+
+
+def test_module_passes_when_every_address_serves_the_site(server, tls_files):
+    with pytest.raises(AnsibleExitJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": server.port, "addresses": ["127.0.0.1"],
+                    "expect_sha256_fingerprint": sha256_fingerprint(tls_files.server_der), "expect_status": 400})
+    assert set(excinfo.value.args[0]["addresses"]) == {"127.0.0.1"}
+
+
+def test_module_names_an_ipv6_address_in_brackets(closed_port):
+    with pytest.raises(AnsibleFailJson) as excinfo:
+        run_module({"server_name": SERVER_NAME, "port": closed_port, "addresses": ["::1"], "expect_status": 400})
+    assert excinfo.value.args[0]["msg"].startswith(f"[::1]:{closed_port} (SNI {SERVER_NAME}): ")
