@@ -95,6 +95,7 @@ sanity: venv
 	scripts/ansible-test-sanity.sh
 
 molecule: venv venv-scan collection-link image
+	$(call apt_need,openssh-client)
 	molecule test --all
 
 test: venv
@@ -109,7 +110,7 @@ demo-clean:
 	scripts/demo.sh clean
 
 bench: venv collection-link image
-	$(call apt_need,openssl)
+	$(call apt_need,openssl openssh-client)
 	python benchmarks/bench_role.py $(BENCH_ARGS)
 
 build: venv
