@@ -19,8 +19,10 @@ measures, each figure the median of several runs:
    handshake above a plain-HTTP floor; the whole request with a Python ``ssl`` client;
 6. where the idempotent re-run spends its time: per task (profile_tasks) and podman round trips.
 
+Section ``ssh`` (benchmarks/bench_ssh.py): deploy, re-run and rotations of one host over SSH, as users run them.
+
 Prints a Markdown table and writes it to benchmarks/results.md. Containers are named ``mtls-bench-*``,
-publish only 127.0.0.1:18490-18491 and are removed on exit, error or CTRL-C.
+publish only 127.0.0.1:18490-18491 (the SSH host: port 22 on a free one) and are removed on exit, error or CTRL-C.
 
     .venv/bin/python benchmarks/bench_role.py [--runs 3] [--fleet-runs 1] [--only fleet,tls] ...
 """
@@ -53,6 +55,7 @@ REPO = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import bench_ssh  # noqa: E402
 import cert_check_bench  # noqa: E402  (puts tests/ and the collection on sys.path)
 import pki  # noqa: E402
 
@@ -68,7 +71,7 @@ PORT_MTLS = 18490  # -> 443, the role's site
 PORT_PLAIN = 18491  # -> 8443, bench-only server block without ssl_verify_client
 SERVER_NAME = "www.example.com"
 CONF_DIR = "/etc/nginx"
-SECTIONS = ("cold", "single", "fleet", "module", "tls", "profile")
+SECTIONS = ("cold", "single", "ssh", "fleet", "module", "tls", "profile")
 OPTIONAL_SECTIONS = ("knobs",)  # only with --only
 RECAP_RE = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
@@ -264,7 +267,7 @@ class Playbook:
         self.count = 0
 
     def run(self, inventory: Path, site: Path, label: str, *, forks: int = 5, verbose: bool = False,
-            timeout: float = 1200, extra_env=None, extra_args=()) -> dict:
+            timeout: float = 1200, extra_env=None, extra_args=(), playbook="chat_callback.mtls.deploy") -> dict:
         self.count += 1
         env = dict(os.environ)
         callbacks = [c for c in env.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c.strip()]
@@ -277,7 +280,7 @@ class Playbook:
             "ANSIBLE_FORCE_COLOR": "0",
         })
         env.update(extra_env or {})
-        cmd = ["ansible-playbook", "-i", str(inventory), "chat_callback.mtls.deploy", "-e", f"@{site}", *extra_args]
+        cmd = ["ansible-playbook", "-i", str(inventory), playbook, "-e", f"@{site}", *extra_args]
         if verbose:
             cmd.append("-vvv")
         busy_before, children_before = machine_busy_seconds(), children_cpu_seconds()
@@ -828,6 +831,8 @@ def render(info: dict, res: dict, args) -> str:
             out.append(f"WARNING: the idempotent re-run reported changes: {single['idempotent']['all_changed']}")
         out.append("")
 
+    out += bench_ssh.render(res)
+
     fleet = res.get("fleet")
     if fleet:
         out.append("## 3. Fleet: deploy on installed-but-unconfigured hosts, then the idempotent re-run")
@@ -1343,7 +1348,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3,
-                        help="runs per one-host figure (cold b, re-run, rotation, floor, module, TLS); default 3")
+                        help="runs per one-host figure (cold b, re-run, rotation, floor, SSH, module, TLS); default 3")
     parser.add_argument("--cold-runs", type=int, default=3,
                         help="runs of cold (a), each apt-installs nginx from the mirror; default 3")
     parser.add_argument("--fleet-runs", type=int, default=3, help="runs per fleet size above 1 host; default 3")
@@ -1422,7 +1427,7 @@ def main(argv=None) -> int:
         inputs = make_inputs(work)
         pb = Playbook(work)
         res: dict = {}
-        needs_hosts = set(args.sections) & {"single", "fleet", "tls", "profile"}
+        needs_hosts = set(args.sections) & {"single", "ssh", "fleet", "tls", "profile"}
         if needs_hosts:
             info["nginx_image"] = ensure_nginx_image(hosts, args.rebuild_image)
         ctx = Ctx(args=args, hosts=hosts, work=work, inputs=inputs, pb=pb, res=res, info=info)
@@ -1432,6 +1437,8 @@ def main(argv=None) -> int:
             section_single(ctx)
         elif set(args.sections) & {"tls", "profile", "knobs"}:
             setup_single(ctx)
+        if "ssh" in args.sections:
+            bench_ssh.section_ssh(ctx, sys.modules[__name__])  # its helpers: see bench_ssh's docstring
         if "fleet" in args.sections:
             section_fleet(ctx)
         if "module" in args.sections:
