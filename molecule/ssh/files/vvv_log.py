@@ -154,9 +154,9 @@ def summary(text: str, rc: int, finds: list, withhold: Withholder) -> dict:
 
     tail = [withhold.line(line) for line in lines[-TAIL_LINES:]]
     report = [f"rc {rc}" + (" (killed: the run took too long)" if rc == 124 else "")]
-    report += ["recap: " + (", ".join(f"{h} " + " ".join(f"{k}={v}" for k, v in c.items() if k in
-                                                               ("ok", "changed", "unreachable", "failed"))
-                                     for h, c in recap.items()) or "none (the run ended before it)")]
+    counts = ("ok", "changed", "unreachable", "failed")
+    hosts = [f"{h} " + " ".join(f"{k}={v}" for k, v in c.items() if k in counts) for h, c in recap.items()]
+    report += ["recap: " + (", ".join(hosts) or "none (the run ended before it)")]
     report += ["failed task: " + f for f in failures[-MAX_ITEMS:]]
     report += ["error: " + e for e in errors[-MAX_ITEMS:]]
     report += [f"last {len(tail)} lines of the -vvv output:"] + ["  " + line for line in tail]
@@ -185,7 +185,7 @@ def count_hits(path: str, patterns: list) -> int:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vvv_log.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="vvv_log.py", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--pki-py")
     parser.add_argument("--pki-dir")
     parser.add_argument("--password", type=labelled, action="append", default=[])
