@@ -13,6 +13,10 @@ Library use (``tests/`` on ``sys.path``)::
     leaf = pki.make_leaf(inter, "www.example.com", sans=["www.example.com"])
     leaf.cert_pem() + inter.cert_pem(); leaf.key_pem()
 
+Certificates no builder makes (version 1, a serial of zero or below, a duplicated extension,
+explicit EC curve parameters, an RSA-PSS key) are made by editing the DER fields of a built
+certificate's TBSCertificate and signing it again: see :func:`rewrite_tbs`.
+
 Script use::
 
     python tests/pki.py demo OUT_DIR [--server-name NAME] [--days-valid N] [--key-passphrase P]
@@ -31,6 +35,7 @@ import datetime
 import ipaddress
 import os
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +43,7 @@ from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -46,9 +51,15 @@ __all__ = [
     "Issued",
     "PrivateKeyTypes",
     "cached_key",
+    "der_content",
+    "der_encode",
+    "der_items",
+    "explicit_ec_spki",
     "make_ca",
     "make_leaf",
     "new_key",
+    "rewrite_tbs",
+    "rsa_pss_spki",
     "secret_fragments",
     "write_demo",
 ]
@@ -112,8 +123,9 @@ class Issued:
         if fmt == "pkcs8":
             private_format = serialization.PrivateFormat.PKCS8
         elif fmt in ("pkcs1", "traditional", "sec1"):
-            if isinstance(self.key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-                raise ValueError("Ed25519/Ed448 keys only exist in PKCS#8 format")
+            if isinstance(self.key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey,
+                                     x25519.X25519PrivateKey, x448.X448PrivateKey)):
+                raise ValueError("Ed25519/Ed448/X25519/X448 keys only exist in PKCS#8 format")
             private_format = serialization.PrivateFormat.TraditionalOpenSSL
         else:
             raise ValueError(f"fmt must be 'pkcs8' or 'pkcs1', not {fmt!r}")
@@ -130,7 +142,10 @@ class Issued:
 
 
 def new_key(key_type: str = "rsa", key_size: int = 2048, curve: str = "secp256r1") -> PrivateKeyTypes:
-    """Generate a private key: ``rsa`` (key_size), ``ec`` (curve), ``ed25519``, ``ed448``, ``dsa`` (key_size)."""
+    """Generate a private key: ``rsa`` (key_size), ``ec`` (curve), ``ed25519``, ``ed448``, ``dsa`` (key_size).
+
+    ``x25519`` and ``x448`` (key agreement only) make certificates no TLS server can use.
+    """
     kt = key_type.lower()
     if kt == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=key_size)
@@ -146,7 +161,11 @@ def new_key(key_type: str = "rsa", key_size: int = 2048, curve: str = "secp256r1
         return ed448.Ed448PrivateKey.generate()
     if kt == "dsa":
         return dsa.generate_private_key(key_size=key_size)
-    raise ValueError(f"unknown key_type {key_type!r} (rsa, ec, ed25519, ed448, dsa)")
+    if kt == "x25519":
+        return x25519.X25519PrivateKey.generate()
+    if kt == "x448":
+        return x448.X448PrivateKey.generate()
+    raise ValueError(f"unknown key_type {key_type!r} (rsa, ec, ed25519, ed448, dsa, x25519, x448)")
 
 
 _KEY_CACHE: dict = {}
@@ -242,6 +261,124 @@ def _sign(builder: x509.CertificateBuilder, issuer_key: PrivateKeyTypes, hash_al
     return x509.load_der_x509_certificate(der)
 
 
+def der_encode(tag: int, content: bytes) -> bytes:
+    """One DER TLV: ``tag`` (a single byte, e.g. 0x30 for SEQUENCE) around ``content``."""
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def der_items(data: bytes) -> list:
+    """The TLVs (each with its header) of ``data``, a concatenation of DER elements."""
+    items, pos = [], 0
+    while pos < len(data):
+        header, size = _der_tlv(data, pos)
+        items.append(data[pos:pos + header + size])
+        pos += header + size
+    return items
+
+
+def der_content(tlv: bytes) -> bytes:
+    """The content of the DER element ``tlv``, without its tag and length."""
+    header, size = _der_tlv(tlv, 0)
+    return tlv[header:header + size]
+
+
+def _der_integer(value: int) -> bytes:
+    # minimal two's complement: the parser refuses padded integers
+    size = ((value if value >= 0 else ~value).bit_length() + 8) // 8
+    return der_encode(0x02, value.to_bytes(size, "big", signed=True))
+
+
+def _der_oid(dotted: str) -> bytes:
+    first, second, *rest = (int(arc) for arc in dotted.split("."))
+    body = bytearray([40 * first + second])
+    for arc in rest:
+        chunk = [arc & 0x7F]
+        high = arc >> 7
+        while high:
+            chunk.append(0x80 | (high & 0x7F))
+            high >>= 7
+        body += bytes(reversed(chunk))
+    return der_encode(0x06, bytes(body))
+
+
+def rewrite_tbs(cert: x509.Certificate, signer_key: PrivateKeyTypes, edit) -> x509.Certificate:
+    """``cert`` with its TBSCertificate fields edited, signed again by ``signer_key``.
+
+    ``edit`` gets the list of DER fields of the TBSCertificate (``[0]`` version, serial,
+    signature, issuer, validity, subject, subjectPublicKeyInfo, ``[3]`` extensions; a version 1
+    certificate has neither ``[0]`` nor ``[3]``) and returns the new list. The signature keeps
+    the certificate's algorithm (RSA PKCS#1 v1.5, ECDSA or EdDSA).
+    """
+    tbs, algid, _signature = der_items(der_content(cert.public_bytes(serialization.Encoding.DER)))
+    tbs = der_encode(0x30, b"".join(edit(der_items(der_content(tbs)))))
+    hash_alg = cert.signature_hash_algorithm
+    if isinstance(signer_key, rsa.RSAPrivateKey):
+        signature = signer_key.sign(tbs, padding.PKCS1v15(), hash_alg)
+    elif isinstance(signer_key, ec.EllipticCurvePrivateKey):
+        signature = signer_key.sign(tbs, ec.ECDSA(hash_alg))
+    else:
+        signature = signer_key.sign(tbs)
+    der = der_encode(0x30, tbs + algid + der_encode(0x03, b"\x00" + signature))
+    with warnings.catch_warnings():
+        # what these certificates are made for: cryptography warns about a serial of zero or below
+        warnings.simplefilter("ignore")
+        return x509.load_der_x509_certificate(der)
+
+
+# NIST P-256 (SEC 2 secp256r1): for certificates that spell the curve out instead of naming it
+_P256 = {
+    "p": 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF,
+    "b": 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
+    "gx": 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+    "gy": 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
+    "n": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+}
+
+
+def explicit_ec_spki(public_key: ec.EllipticCurvePublicKey, custom: bool = False) -> bytes:
+    """SubjectPublicKeyInfo of a P-256 ``public_key`` with explicit curve parameters.
+
+    ``custom=True`` names 2G as the base point: the same curve, but a description OpenSSL
+    cannot map to a named curve.
+    """
+    p, gx, gy = _P256["p"], _P256["gx"], _P256["gy"]
+    if custom:  # point doubling on y^2 = x^3 - 3x + b
+        slope = (3 * gx * gx - 3) * pow(2 * gy, -1, p) % p
+        x2 = (slope * slope - 2 * gx) % p
+        gx, gy = x2, (slope * (gx - x2) - gy) % p
+
+    def field(value):
+        return der_encode(0x04, value.to_bytes(32, "big"))
+
+    parameters = der_encode(0x30, _der_integer(1)
+                            + der_encode(0x30, _der_oid("1.2.840.10045.1.1") + _der_integer(p))
+                            + der_encode(0x30, field(p - 3) + field(_P256["b"]))
+                            + der_encode(0x04, b"\x04" + gx.to_bytes(32, "big") + gy.to_bytes(32, "big"))
+                            + _der_integer(_P256["n"]) + _der_integer(1))
+    point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return der_encode(0x30, der_encode(0x30, _der_oid("1.2.840.10045.2.1") + parameters)
+                      + der_encode(0x03, b"\x00" + point))
+
+
+def rsa_pss_spki(public_key: rsa.RSAPublicKey) -> bytes:
+    """SubjectPublicKeyInfo of ``public_key`` as an RSASSA-PSS key (no parameters: any PSS hash)."""
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    _algorithm, bits = der_items(der_content(spki))
+    return der_encode(0x30, der_encode(0x30, _der_oid("1.2.840.113549.1.1.10")) + bits)
+
+
+def with_spki(issued: Issued, issuer: Issued, spki: bytes) -> Issued:
+    """``issued`` with the subjectPublicKeyInfo ``spki`` (same key, other encoding), signed by ``issuer``."""
+    def edit(fields):
+        index = 6 if fields[0][0] == 0xA0 else 5
+        return fields[:index] + [spki] + fields[index + 1:]
+    return Issued(cert=rewrite_tbs(issued.cert, issuer.key, edit), key=issued.key)
+
+
 def _ski_aki(builder, public_key, issuer: Issued | None):
     ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
     builder = builder.add_extension(ski, critical=False)
@@ -269,13 +406,17 @@ def make_ca(
     is_ca: bool = True,
     curve: str = "secp256r1",
     key: PrivateKeyTypes | None = None,
+    version: int = 3,
+    serial: int | None = None,
 ) -> Issued:
     """A CA certificate: self-signed when ``issuer`` is None, else signed by ``issuer``.
 
     Extensions are the ones RFC 5280 / webpki expect, so that
     ``cryptography.x509.verification`` accepts chains built from them. ``is_ca=False``
     gives a certificate with ``basicConstraints CA:FALSE`` (to test "not a CA").
-    ``key`` reuses an existing key (RSA generation is slow).
+    ``key`` reuses an existing key (RSA generation is slow). ``version=1`` makes an X.509
+    version 1 certificate (no extensions at all, as old roots are). ``serial`` sets the serial
+    number, zero and negative ones too.
     """
     if key is None:
         key = new_key(key_type, key_size, curve)
@@ -286,10 +427,17 @@ def make_ca(
         .subject_name(subject)
         .issuer_name(subject if issuer is None else issuer.cert.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(x509.random_serial_number() if serial is None or serial <= 0 else serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
     )
+    signer = key if issuer is None else issuer.key
+    if version == 1:
+        cert = rewrite_tbs(_sign(builder, signer, hash_alg), signer,
+                           lambda fields: [f for f in fields if f[0] not in (0xA0, 0xA3)])
+        return Issued(cert=_with_serial(cert, signer, serial), key=key)
+    if version != 3:
+        raise ValueError(f"version must be 1 or 3, not {version!r}")
     if is_ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         key_usage = x509.KeyUsage(
@@ -304,8 +452,18 @@ def make_ca(
         )
     builder = builder.add_extension(key_usage, critical=True)
     builder = _ski_aki(builder, key.public_key(), issuer)
-    cert = _sign(builder, key if issuer is None else issuer.key, hash_alg)
-    return Issued(cert=cert, key=key)
+    cert = _sign(builder, signer, hash_alg)
+    return Issued(cert=_with_serial(cert, signer, serial), key=key)
+
+
+def _with_serial(cert: x509.Certificate, signer_key: PrivateKeyTypes, serial: int | None) -> x509.Certificate:
+    """``cert`` with a serial of zero or below, which the builder refuses; else ``cert`` itself."""
+    if serial is None or serial > 0:
+        return cert
+    # the serial follows the [0] version field, which version 1 certificates leave out
+    return rewrite_tbs(cert, signer_key, lambda fields: (
+        fields[:1] + [_der_integer(serial)] + fields[2:] if fields[0][0] == 0xA0
+        else [_der_integer(serial)] + fields[1:]))
 
 
 def make_leaf(
@@ -322,13 +480,15 @@ def make_leaf(
     hash_alg: str = "sha256",
     eku: Iterable[str] | None = ("serverAuth",),
     key: PrivateKeyTypes | None = None,
+    serial: int | None = None,
 ) -> Issued:
     """An end-entity certificate signed by ``issuer``.
 
     ``sans``: DNS names, ``ip_sans``: IPv4/IPv6 addresses (no SAN extension when both
     are empty). ``eku``: names like ``serverAuth``/``clientAuth`` or dotted OIDs; None
     leaves the extendedKeyUsage extension out. Days are relative to now and may be
-    negative (expired: ``days_valid=-1``; not yet valid: ``not_before_days=2``).
+    negative (expired: ``days_valid=-1``; not yet valid: ``not_before_days=2``). ``serial``
+    as in :func:`make_ca`.
     """
     if key is None:
         key = new_key(key_type, key_size, curve)
@@ -338,7 +498,7 @@ def make_leaf(
         .subject_name(_name(common_name))
         .issuer_name(issuer.cert.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(x509.random_serial_number() if serial is None or serial <= 0 else serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -359,7 +519,7 @@ def make_leaf(
         usages = [EKUS[u] if u in EKUS else x509.ObjectIdentifier(u) for u in eku]
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     builder = _ski_aki(builder, key.public_key(), issuer)
-    return Issued(cert=_sign(builder, issuer.key, hash_alg), key=key)
+    return Issued(cert=_with_serial(_sign(builder, issuer.key, hash_alg), issuer.key, serial), key=key)
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:

@@ -54,6 +54,9 @@ else:
     HAS_X509_VERIFICATION = True
     X509_VERIFICATION_IMPORT_ERROR = None
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _cert_inspect, _cert_keys, _server_names
+# re-exported: the tests and the benchmark use cert_checks as the one API
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_keys import KEY_TYPES, key_type_and_size  # noqa: F401
 from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint
 
 #: Largest accepted input (file or content), in bytes.
@@ -193,7 +196,7 @@ def signature_hash_name(cert):
     """Lower-case hash name (``sha256``, ``sha1``, ``md5``) or, for Ed25519/Ed448, the algorithm name."""
     try:
         alg = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
+    except Exception:  # UnsupportedAlgorithm, or ValueError for malformed RSA-PSS parameters
         alg = None
     if alg is not None:
         return alg.name.lower()
@@ -204,21 +207,6 @@ def signature_hash_name(cert):
 def signature_algorithm_name(cert):
     oid = cert.signature_algorithm_oid
     return getattr(oid, "_name", None) or oid.dotted_string
-
-
-def key_type_and_size(public_key):
-    """(``RSA``/``EC``/``Ed25519``/``Ed448``/``DSA``, size in bits) of a public or private key."""
-    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
-        return "RSA", public_key.key_size
-    if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
-        return "EC", public_key.curve.key_size
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
-        return "Ed25519", 256
-    if isinstance(public_key, (ed448.Ed448PublicKey, ed448.Ed448PrivateKey)):
-        return "Ed448", 448
-    if isinstance(public_key, (dsa.DSAPublicKey, dsa.DSAPrivateKey)):
-        return "DSA", public_key.key_size
-    return type(public_key).__name__, None
 
 
 def normalize_fingerprint(value):
@@ -292,7 +280,7 @@ def check_pem_text(source, kind):
         else:
             what = "a binary DER (ASN.1) certificate"
             try:
-                x509.load_der_x509_certificate(data)
+                _cert_inspect.load_der_certificate(data)
             except Exception:
                 what = "binary DER/ASN.1 data (a DER certificate or a PKCS#12/PFX bundle?)"
         return [Problem("der_not_pem", f"{source.label} is {what}, not PEM text; nginx needs PEM: "
@@ -406,11 +394,14 @@ def pem_blocks(data):
     return [PemBlock(m.group(1).decode("ascii"), i, m.group(0)) for i, m in enumerate(_PEM_BLOCK_RE.finditer(data))]
 
 
-def parse_certificates(source, kind="certificate"):
+def parse_certificates(source, kind="certificate", warnings=None):
     """Parse every CERTIFICATE block of ``source``; returns (certs, problems).
 
     A private key inside a certificate file is a problem of its own (``private_key_in_file``):
-    the certificate text is returned and deployed as public data.
+    the certificate text is returned and deployed as public data. A certificate whose extensions
+    or public key do not parse is returned too, with its problem (see ``_cert_inspect``); a serial
+    number of zero or below and a name cryptography warns about are appended to ``warnings``
+    when a list is given.
     """
     problems = []
     certs = []
@@ -435,10 +426,24 @@ def parse_certificates(source, kind="certificate"):
                                                         f"'openssl x509 -in FILE -out FILE.pem'."))
             continue
         try:
-            certs.append(x509.load_pem_x509_certificate(block.raw.replace(b"X509 CERTIFICATE", b"CERTIFICATE")))
+            cert = _cert_inspect.load_pem_certificate(block.raw.replace(b"X509 CERTIFICATE", b"CERTIFICATE"))
         except Exception as exc:  # ValueError, or anything the Rust parser raises
             problems.append(Problem("cert_parse_error", f"{source.label}: certificate #{number} does not parse as "
                                                         f"an X.509 certificate ({exc.__class__.__name__}: {exc})."))
+            continue
+        broken, odd_names = _cert_inspect.check_names(cert)
+        if broken:
+            problems.append(Problem("cert_parse_error", f"{source.label}: certificate #{number} does not parse as "
+                                                        f"an X.509 certificate ({broken})."))
+            continue
+        name = f"{source.label}: certificate #{number} ({describe_cert(cert)})"
+        found, noted = _cert_inspect.inspect(cert, name)
+        problems.extend(Problem(*problem) for problem in found)
+        if warnings is not None:
+            warnings.extend(f"{name}: {note}. OpenSSL accepts such a name, but cryptography (which cert_check "
+                            f"runs on) warns that it breaks the rules of X.520." for note in odd_names)
+            warnings.extend(noted)
+        certs.append(cert)
     return certs, problems
 
 
@@ -523,14 +528,17 @@ def parse_ip(name):
 
 
 def normalize_dns_name(name):
-    """Lower-case, no trailing dot; non-ASCII labels converted to their punycode A-label."""
-    name = name.strip().rstrip(".").lower()
-    if any(ord(char) > 127 for char in name):
-        try:
-            return name.encode("idna").decode("ascii")
-        except UnicodeError:
-            return name
-    return name
+    """Lower-case, no trailing dot; non-ASCII labels converted to their A-label (IDNA 2008, UTS #46).
+
+    A name that does not convert is returned as it is, and so matches no certificate name.
+    """
+    name = name.strip().rstrip(".")
+    if _server_names.is_ascii(name):
+        return name.lower()
+    try:
+        return _server_names.to_a_labels(name)
+    except (UnicodeError, _server_names.IdnaUnavailable):
+        return name.lower()
 
 
 def dns_name_matches(pattern, hostname):
@@ -554,10 +562,9 @@ def dns_name_matches(pattern, hostname):
 
 
 def certificate_sans(cert):
-    """(dns_names, ip_addresses) of the subjectAltName, or (None, None) without the extension."""
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
+    """(dns_names, ip_addresses) of the subjectAltName, or (None, None) without a readable extension."""
+    ext = _cert_inspect.extension_value(cert, x509.SubjectAlternativeName)
+    if ext is None:
         return None, None
     return ext.get_values_for_type(x509.DNSName), ext.get_values_for_type(x509.IPAddress)
 
@@ -659,6 +666,8 @@ def check_chain(certs, label):
         return problems, order[0]
     for i in broken:
         child, parent = certs[i], certs[i + 1]
+        if child.issuer == parent.subject and _cert_keys.public_key_or_none(parent) is None:
+            continue  # no signature can be checked with that key; reported when the file was parsed
         if child.issuer != parent.subject:
             why = f"it was issued by '{child.issuer.rfc4514_string()}'"
         else:
@@ -677,11 +686,11 @@ def check_chain(certs, label):
 
 def certificate_facts(leaf, chain_length, now):
     dns_names, ips = certificate_sans(leaf)
-    key_type, key_size = key_type_and_size(leaf.public_key())
+    key_type, key_size = _cert_keys.certificate_key_type(leaf)
     return {
         "subject": leaf.subject.rfc4514_string(),
         "issuer": leaf.issuer.rfc4514_string(),
-        "serial": serial_hex(leaf.serial_number),
+        "serial": serial_hex(_cert_inspect.serial_number(leaf)),
         "not_before": iso_utc(_not_before(leaf)),
         "not_after": iso_utc(_not_after(leaf)),
         "days_remaining": days_between(now, _not_after(leaf)),
@@ -725,10 +734,16 @@ def check_validity(cert, label, now, *, min_days_valid=0, warn_days=30, warnings
     return problems
 
 
-def check_leaf(leaf, label, server_name, min_rsa_bits=2048):
+def check_leaf(leaf, label, server_name, min_rsa_bits=2048, warnings=None):
     problems = []
+    # Unreadable extensions were reported when the certificate was parsed; the checks of their
+    # content are skipped rather than reporting "no subjectAltName" on top.
+    readable = _cert_inspect.extensions_or_none(leaf) is not None
     # name
-    if server_name is not None:
+    idna_message = None if server_name is None else _server_names.missing_idna_message(server_name)
+    if idna_message:
+        problems.append(Problem("idna_unavailable", idna_message))
+    elif server_name is not None and readable:
         dns_names, ips = certificate_sans(leaf)
         if dns_names is None:
             problems.append(Problem(
@@ -745,10 +760,7 @@ def check_leaf(leaf, label, server_name, min_rsa_bits=2048):
                 f"{listed} (the subject CN is not used).",
             ))
     # extended key usage
-    try:
-        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        eku = None
+    eku = _cert_inspect.extension_value(leaf, x509.ExtendedKeyUsage)
     if eku is not None:
         oids = [u.dotted_string for u in eku]
         if ExtendedKeyUsageOID.SERVER_AUTH.dotted_string not in oids and ANY_EXTENDED_KEY_USAGE_OID not in oids:
@@ -758,13 +770,13 @@ def check_leaf(leaf, label, server_name, min_rsa_bits=2048):
                 f"{label}: the certificate's extendedKeyUsage does not include serverAuth (it allows only: "
                 f"{allowed}); TLS clients refuse it as a server certificate. Reissue it for TLS server use.",
             ))
-    # key strength
-    public_key = leaf.public_key()
-    key_type, key_size = key_type_and_size(public_key)
-    if key_type == "RSA" and key_size < min_rsa_bits:
+    # key type and strength
+    key_type, key_size = _cert_keys.certificate_key_type(leaf)
+    if key_type in ("RSA", "RSA-PSS") and key_size is not None and key_size < min_rsa_bits:
         problems.append(Problem(
             "rsa_key_too_small",
-            f"{label}: the certificate has an RSA key of {key_size} bits, fewer than min_rsa_bits={min_rsa_bits}.",
+            f"{label}: the certificate has an {key_type} key of {key_size} bits, fewer than "
+            f"min_rsa_bits={min_rsa_bits}.",
         ))
     elif key_type == "DSA":
         problems.append(Problem(
@@ -772,6 +784,10 @@ def check_leaf(leaf, label, server_name, min_rsa_bits=2048):
             f"{label}: the certificate has a DSA key; TLS clients no longer accept DSA. Use RSA (2048+ bits) "
             f"or ECDSA.",
         ))
+    found, noted = _cert_keys.server_key_findings(leaf, label)
+    problems.extend(Problem(*problem) for problem in found)
+    if warnings is not None:
+        warnings.extend(noted)
     # signature
     hash_name = signature_hash_name(leaf)
     if hash_name in WEAK_SIGNATURE_HASHES:
@@ -811,25 +827,31 @@ def signature_proof(private_key, public_key):
         elif isinstance(private_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
             public_key.verify(private_key.sign(message), message)
         else:
-            return True  # unknown type: public key equality has to do
+            # X25519/X448 cannot sign; None for anything else: check_leaf refuses a certificate
+            # with such a key (key_type_unsupported), so no bundle passes on equality alone
+            return _cert_keys.exchange_proof(private_key, public_key)
     except Exception:  # InvalidSignature, or OpenSSL refusing inconsistent key parameters
         return False
     return True
 
 
 def check_key_match(leaf, key, cert_label, key_label):
-    if same_public_key(leaf.public_key(), key):
-        if signature_proof(key, leaf.public_key()):
+    cert_key = _cert_keys.public_key_or_none(leaf)
+    if cert_key is None:
+        return []  # the unreadable certificate key was reported when the certificate was parsed
+    if same_public_key(cert_key, key):
+        if signature_proof(key, cert_key) is not False:
             return []
         return [Problem(
             "key_corrupt",
             f"{key_label} has the certificate's public key but its private part is inconsistent: a test "
             f"signature made with it does not verify. The key file is corrupt.",
         )]
-    cert_type, cert_size = key_type_and_size(leaf.public_key())
+    cert_type, cert_size = _cert_keys.certificate_key_type(leaf)
     key_type, key_size = key_type_and_size(key)
     detail = ""
-    if (cert_type, cert_size) != (key_type, key_size):
+    # a private key does not tell RSA-PSS from RSA: only the certificate's algorithm does
+    if (cert_type.replace("RSA-PSS", "RSA"), cert_size) != (key_type, key_size):
         detail = f" (certificate: {cert_type} {cert_size}, key: {key_type} {key_size})"
     return [Problem(
         "key_mismatch",
@@ -838,27 +860,54 @@ def check_key_match(leaf, key, cert_label, key_label):
     )]
 
 
-def check_client_cas(cas, label, now):
+def _self_issued(cert):
+    """OpenSSL's "self-signed" (EXFLAG_SS): subject = issuer and the key identifiers do not contradict it.
+
+    OpenSSL does not check a trust anchor's own signature, so neither is it checked here.
+    """
+    if cert.subject != cert.issuer:
+        return False
+    aki = _cert_inspect.extension_value(cert, x509.AuthorityKeyIdentifier)
+    ski = _cert_inspect.extension_value(cert, x509.SubjectKeyIdentifier)
+    return aki is None or ski is None or aki.key_identifier in (None, ski.digest)
+
+
+def _is_v1_root(cert):
+    try:
+        return cert.version == x509.Version.v1 and _self_issued(cert)
+    except Exception:  # x509.InvalidVersion
+        return False
+
+
+def check_client_cas(cas, label, now, warnings=None):
     problems = []
+    not_cas = set()
     for number, ca in enumerate(cas, 1):
         name = f"{label}: certificate #{number} ({describe_cert(ca)})"
-        try:
-            basic = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-        except x509.ExtensionNotFound:
-            basic = None
-        if basic is None or not basic.ca:
-            reason = "has no basicConstraints extension" if basic is None else "has basicConstraints CA:FALSE"
-            problems.append(Problem(
-                "client_ca_not_ca",
-                f"{name} is not a CA certificate: it {reason}; nginx's ssl_client_certificate needs the CA that "
-                f"issued the client certificates, not a client or server certificate.",
-            ))
+        if _cert_inspect.extensions_or_none(ca) is None:
+            not_cas.add(number - 1)  # reported when it was parsed
         else:
-            try:
-                usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
-            except x509.ExtensionNotFound:
-                usage = None
-            if usage is not None and not usage.key_cert_sign:
+            basic = _cert_inspect.extension_value(ca, x509.BasicConstraints)
+            usage = _cert_inspect.extension_value(ca, x509.KeyUsage)
+            if basic is None and _is_v1_root(ca):
+                # OpenSSL's check_ca() takes a self-signed version 1 certificate for a CA, and nginx verifies with it
+                if warnings is not None:
+                    warnings.append(
+                        f"{name} is an X.509 version 1 certificate: without extensions nothing marks it as a CA. "
+                        f"OpenSSL (nginx) accepts a self-signed version 1 certificate as a root CA and verifies "
+                        f"client certificates with it, but RFC 5280 and stricter verifiers do not; ask the vendor "
+                        f"for a version 3 CA certificate."
+                    )
+            elif basic is None or not basic.ca:
+                not_cas.add(number - 1)
+                reason = "has no basicConstraints extension" if basic is None else "has basicConstraints CA:FALSE"
+                problems.append(Problem(
+                    "client_ca_not_ca",
+                    f"{name} is not a CA certificate: it {reason}; nginx's ssl_client_certificate needs the CA "
+                    f"that issued the client certificates, not a client or server certificate.",
+                ))
+            elif usage is not None and not usage.key_cert_sign:
+                not_cas.add(number - 1)
                 problems.append(Problem(
                     "client_ca_not_ca",
                     f"{name} is not usable as a CA: its keyUsage lacks keyCertSign.",
@@ -874,6 +923,50 @@ def check_client_cas(cas, label, now):
                 "client_ca_not_yet_valid",
                 f"{name} is not valid before {iso_utc(_not_before(ca))}.",
             ))
+    problems.extend(check_client_ca_roots(cas, label, skip=not_cas))
+    return problems
+
+
+def check_client_ca_roots(cas, label, skip=()):
+    """A problem for each CA of the bundle whose chain in the bundle does not end in a self-signed root.
+
+    nginx verifies client certificates without X509_V_FLAG_PARTIAL_CHAIN: OpenSSL trusts a chain
+    only when it ends in a self-signed certificate of ssl_client_certificate. With an intermediate
+    CA alone every client certificate fails with "unable to get issuer certificate" and nginx
+    answers 400. ``skip``: indexes of certificates already reported as no CA.
+    """
+    count = len(cas)
+    parents = {i: [j for j in range(count) if j != i and issued_by(cas[i], cas[j])] for i in range(count)}
+    rooted = {i for i in range(count) if _self_issued(cas[i])}
+    grown = True
+    while grown:
+        grown = False
+        for i in range(count):
+            if i not in rooted and any(j in rooted for j in parents[i]):
+                rooted.add(i)
+                grown = True
+    problems = []
+    for i in range(count):
+        if i in rooted or i in skip:
+            continue
+        top, seen = i, {i}
+        while parents[top] and parents[top][0] not in seen:
+            top = parents[top][0]
+            seen.add(top)
+        issuer = cas[top].issuer.rfc4514_string()
+        if top == i:
+            where = f"the bundle holds no certificate that issued it ('{issuer}')"
+        else:
+            where = (f"its chain in the bundle ends at certificate #{top + 1} ({describe_cert(cas[top])}), whose "
+                     f"issuer ('{issuer}') is not in the bundle")
+        problems.append(Problem(
+            "client_ca_no_root",
+            f"{label}: certificate #{i + 1} ({describe_cert(cas[i])}) is not a self-signed root CA and {where}. "
+            f"nginx (OpenSSL) accepts a client certificate only when its chain ends in a self-signed root CA of "
+            f"ssl_client_certificate, so it refuses every client certificate issued under this CA (HTTP 400, 'The "
+            f"SSL certificate error'). Add the issuer's certificate, and the CA certificates above it up to the "
+            f"self-signed root, to the bundle.",
+        ))
     return problems
 
 
@@ -934,10 +1027,12 @@ def system_ca_file():
     return None
 
 
-def load_server_ca(server_ca=None, server_ca_content=None, basedir=None, reader=read_file):
+def load_server_ca(server_ca=None, server_ca_content=None, basedir=None, reader=read_file, warnings=None):
     """Trust anchors for the server chain: ``(certs, label, problems)``; ``server_ca='system'`` = OS store.
 
     A relative ``server_ca`` path is read from ``basedir`` when given, see :func:`load_pem_input`.
+    ``warnings`` as in :func:`parse_certificates` (not for the OS store, whose oddities are not
+    the operator's).
     """
     if server_ca == "system":
         path = system_ca_file()
@@ -969,7 +1064,7 @@ def load_server_ca(server_ca=None, server_ca_content=None, basedir=None, reader=
     problems = check_pem_text(source, "CA certificate bundle")
     if problems:
         return [], source.label, problems
-    certs, problems = parse_certificates(source, "CA certificate bundle")
+    certs, problems = parse_certificates(source, "CA certificate bundle", warnings)
     return certs, source.label, problems
 
 
@@ -1016,7 +1111,7 @@ def _as_source(value, option, kind, problems, allow_zip=False):
     return source
 
 
-def _read_certificates(source, kind, problems):
+def _read_certificates(source, kind, problems, warnings=None):
     """Parse the certificates of a PEM input, adding its problems to ``problems``.
 
     Returns the certificates and the input's text, or None for the text when the file also holds a
@@ -1026,11 +1121,41 @@ def _read_certificates(source, kind, problems):
     problems.extend(found)
     if found:
         return [], None
-    certs, found = parse_certificates(source, kind)
+    certs, found = parse_certificates(source, kind, warnings)
     problems.extend(found)
     if any(p.code == "private_key_in_file" for p in found):
         return certs, None
     return certs, source.text()
+
+
+def _internal_error(exc):
+    # The exception's text is left out: it may quote the input, and the input may be a private key.
+    return Problem(
+        "internal_error",
+        f"cert_check stopped at an input it does not handle ({exc.__class__.__name__}); the checks after that "
+        f"point did not run. This is a bug in cert_check: please report it, with the certificates (never the "
+        f"private key).",
+    )
+
+
+def _guarded(run, warnings):
+    """``run(facts, problems)``, turned into ``(facts, problems)`` whatever the input.
+
+    An exception becomes the problem ``internal_error`` after the problems found so far, and a
+    Python warning (printed to stderr, where ansible-core complains that the worker process
+    "errantly sent data directly to stderr") becomes a warning of the module.
+    """
+    facts, problems = {}, []
+    with py_warnings.catch_warnings(record=True) as caught:
+        py_warnings.simplefilter("always")
+        try:
+            run(facts, problems)
+        except Exception as exc:
+            problems.append(_internal_error(exc))
+    if warnings is not None:
+        for message in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+            warnings.append(f"cert_check: {message}")
+    return facts, problems
 
 
 def check_bundle(certificate, private_key, client_ca, server_name, *, private_key_passphrase=None,
@@ -1050,11 +1175,22 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     that input, so that the report lists problems input by input.
 
     Returns ``(facts, problems)``: ``facts`` holds the module's return values (the
-    parts that could be computed), ``problems`` a list of :class:`Problem`.
+    parts that could be computed), ``problems`` a list of :class:`Problem`; no input
+    makes it raise.
     """
+    def run(facts, problems):
+        _check_bundle(facts, problems, certificate=certificate, private_key=private_key, client_ca=client_ca,
+                      server_name=server_name, private_key_passphrase=private_key_passphrase,
+                      client_ca_sha256=client_ca_sha256, min_days_valid=min_days_valid, warn_days=warn_days,
+                      min_rsa_bits=min_rsa_bits, server_ca_certs=server_ca_certs, server_ca_label=server_ca_label,
+                      now=now, warnings=warnings, input_problems=input_problems)
+    return _guarded(run, warnings)
+
+
+def _check_bundle(facts, problems, *, certificate, private_key, client_ca, server_name, private_key_passphrase,
+                  client_ca_sha256, min_days_valid, warn_days, min_rsa_bits, server_ca_certs, server_ca_label, now,
+                  warnings, input_problems):
     now = now or utcnow()
-    problems = []
-    facts = {}
     input_problems = input_problems or {}
     problems.extend(input_problems.get("certificate", []))
     cert_src = _as_source(certificate, "certificate", "certificate", problems)
@@ -1064,7 +1200,7 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     # server certificate (chain)
     chain = []
     if cert_src is not None:
-        chain, text = _read_certificates(cert_src, "certificate", problems)
+        chain, text = _read_certificates(cert_src, "certificate", problems, warnings)
         if text is not None:
             facts["certificate_pem"] = text
     leaf = None
@@ -1076,7 +1212,7 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
         facts["certificate"] = certificate_facts(leaf, len(chain), now)
         problems.extend(check_validity(leaf, cert_src.label, now, min_days_valid=min_days_valid,
                                        warn_days=warn_days, warnings=warnings))
-        problems.extend(check_leaf(leaf, cert_src.label, server_name, min_rsa_bits))
+        problems.extend(check_leaf(leaf, cert_src.label, server_name, min_rsa_bits, warnings))
         problems.extend(found)
         for number, cert in enumerate(chain, 1):
             if cert is not leaf and now > _not_after(cert):
@@ -1104,7 +1240,7 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
             problems.extend(found)
             facts["private_key_encrypted"] = encrypted
     if key is not None:
-        if isinstance(key, dsa.DSAPrivateKey) and not (leaf and isinstance(leaf.public_key(), dsa.DSAPublicKey)):
+        if isinstance(key, dsa.DSAPrivateKey) and not (leaf and _cert_keys.certificate_key_type(leaf)[0] == "DSA"):
             problems.append(Problem("dsa_key", f"{key_src.label} is a DSA key; TLS clients no longer accept DSA. "
                                                f"Use RSA (2048+ bits) or ECDSA."))
         if leaf is not None:
@@ -1114,25 +1250,25 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
     problems.extend(input_problems.get("client_ca", []))
     cas = []
     if ca_src is not None:
-        cas, text = _read_certificates(ca_src, "CA certificate bundle", problems)
+        cas, text = _read_certificates(ca_src, "CA certificate bundle", problems, warnings)
         if text is not None:
             facts["client_ca_pem"] = text
     if cas:
         facts["client_cas"] = client_ca_facts(cas)
-        problems.extend(check_client_cas(cas, ca_src.label, now))
+        problems.extend(check_client_cas(cas, ca_src.label, now, warnings))
         if client_ca_sha256:
             problems.extend(check_pins(cas, client_ca_sha256, ca_src.label))
 
     # server chain against a CA
     problems.extend(input_problems.get("server_ca", []))
     facts["server_chain_verified"] = False
-    if server_ca_certs is not None and leaf is not None:
+    # a name that cannot be converted was reported by check_leaf; verifying with it would only fail again
+    if server_ca_certs is not None and leaf is not None and not _server_names.missing_idna_message(server_name):
         ordered = [leaf] + [c for c in chain if c is not leaf]
         found = verify_server_chain(ordered, server_ca_certs, server_name, now, label=cert_src.label,
                                     ca_label=server_ca_label)
         problems.extend(found)
         facts["server_chain_verified"] = not found
-    return facts, problems
 
 
 PARAM_DEFAULTS = {
@@ -1157,8 +1293,14 @@ def check_params(params, warnings=None, now=None, basedir=None, reader=read_file
     """Run every check from module-style ``params`` (paths or contents); returns ``(facts, problems)``.
 
     Relative paths are read from ``basedir`` when given, else from the working directory; every
-    file is read with ``reader`` (see :func:`read_file`).
+    file is read with ``reader`` (see :func:`read_file`). No input makes it raise.
     """
+    def run(facts, problems):
+        _check_params(facts, problems, params, warnings=warnings, now=now, basedir=basedir, reader=reader)
+    return _guarded(run, warnings)
+
+
+def _check_params(facts, problems, params, *, warnings, now, basedir, reader):
     p = dict(PARAM_DEFAULTS)
     p.update(params)
     loading = {}
@@ -1175,11 +1317,11 @@ def check_params(params, warnings=None, now=None, basedir=None, reader=read_file
     anchors, anchors_label = None, "server_ca"
     if p["server_ca"] is not None or p["server_ca_content"] is not None:
         anchors, anchors_label, loading["server_ca"] = load_server_ca(
-            p["server_ca"], p["server_ca_content"], basedir=basedir, reader=reader)
+            p["server_ca"], p["server_ca_content"], basedir=basedir, reader=reader, warnings=warnings)
         if loading["server_ca"] or not anchors:
             anchors = None
-    return check_bundle(
-        cert_src, key_src, ca_src, p["server_name"],
+    _check_bundle(
+        facts, problems, certificate=cert_src, private_key=key_src, client_ca=ca_src, server_name=p["server_name"],
         private_key_passphrase=p["private_key_passphrase"],
         client_ca_sha256=p["client_ca_sha256"],
         min_days_valid=p["min_days_valid"] or 0,

@@ -27,9 +27,15 @@ description:
     belong to the certificate; the certificate is expired, not yet valid, or valid for fewer than
     O(min_days_valid) days; O(server_name) is not covered by the certificate's subjectAltName; the certificate
     has an extendedKeyUsage without serverAuth; the key is RSA smaller than O(min_rsa_bits) or DSA; the
-    certificate is signed with MD5 or SHA-1; the chain in the certificate file is out of order or not linked by
-    signatures; a client CA certificate is not a CA or is expired; the client CA bundle does not match
-    O(client_ca_sha256); the chain does not verify against O(server_ca)."
+    certificate's key is of a type OpenSSL cannot serve TLS with (X25519, X448, DH, ML-DSA, ML-KEM, EC under 224
+    bits); a certificate has an EC key with explicit curve parameters, or extensions or a public key that do not
+    parse; the certificate is signed with MD5 or SHA-1; the chain in the certificate file is out of order or not
+    linked by signatures; a client CA certificate is not a CA or is expired; the client CA bundle lacks the chain
+    up to a self-signed root CA; the client CA bundle does not match O(client_ca_sha256); the chain does not verify
+    against O(server_ca)."
+  - "It warns (and passes) when the certificate has an Ed25519 or Ed448 key or an EC key on a curve other than
+    P-256, P-384 and P-521 (many TLS clients cannot use them), when the client CA bundle holds a self-signed X.509
+    version 1 root (OpenSSL accepts it as a CA), and when a certificate has a serial number of zero or below."
   - "Runs wherever it is executed; to check files on the Ansible controller use C(delegate_to: localhost)
     (or C(connection: local)). Nothing is changed, so RV(ignore:changed) is always V(false)."
   - Private key material and the passphrase are never returned nor logged, at any verbosity.
@@ -37,6 +43,8 @@ author:
   - chat_callback.mtls contributors (@chat-callback)
 requirements:
   - cryptography >= 38.0 (Debian 12's C(python3-cryptography) works); 43.0 or later for O(server_ca)
+  - idna, optional (Debian's C(python3-idna)), for an O(server_name) with the characters IDNA 2003 and IDNA 2008
+    convert differently; see the notes
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -70,9 +78,13 @@ notes:
     exactly one label (C(*.example.com) covers C(www.example.com) but neither C(example.com) nor
     C(a.b.example.com)). An IP address O(server_name) must be listed as an IP subjectAltName.
   - Internationalized names are compared in their punycode (A-label) form; a Unicode O(server_name) is
-    converted first.
-  - Supported keys are RSA, EC (NIST curves) and Ed25519/Ed448, in PKCS#8, PKCS#1 or SEC1 PEM, optionally
-    encrypted.
+    converted first, by IDNA 2008 (UTS 46, non-transitional) as CAs and browsers do, with the Python package
+    C(idna). Where it is not installed (Debian's C(python3-cryptography) does not pull it in), names without
+    ß, ς and zero-width (non-)joiners are converted with Python's IDNA 2003 codec, which gives the same A-label
+    for them; a name with one of those characters fails with V(idna_unavailable) instead of matching the wrong
+    name.
+  - Supported keys are RSA (also RSA-PSS), EC (NIST curves) and Ed25519/Ed448, in PKCS#8, PKCS#1 or SEC1 PEM,
+    optionally encrypted.
 options:
   certificate:
     description:
@@ -273,12 +285,20 @@ certificate:
       returned: always
       sample: "D4:BA:65:06:02:A4:94:32:40:65:E4:DA:E2:34:EA:25:43:9B:43:F0:27:F5:77:A8:14:DF:3F:B9:E4:C9:66:86"
     key_type:
-      description: Public key algorithm, one of V(RSA), V(EC), V(Ed25519), V(Ed448) (or V(DSA), which fails).
+      description:
+        - Public key algorithm of the certificate.
+        - "V(RSA), V(RSA-PSS) (an RSASSA-PSS key), V(EC), V(Ed25519) and V(Ed448) can serve TLS (V(Ed25519),
+          V(Ed448) and EC curves other than P-256, P-384 and P-521 with a warning)."
+        - "V(DSA), V(X25519), V(X448), V(DH), V(ML-DSA-44), V(ML-DSA-65), V(ML-DSA-87), V(ML-KEM-512),
+          V(ML-KEM-768) and V(ML-KEM-1024) fail, as does V(unknown), any other algorithm."
       type: str
       returned: always
       sample: RSA
     key_size:
-      description: Key size in bits; the curve size for EC, 256 for Ed25519, 448 for Ed448.
+      description:
+        - Key size in bits; the modulus for RSA, RSA-PSS, DSA and DH, the curve size for EC, 256 for Ed25519 and
+          X25519, 448 for Ed448 and X448.
+        - V(null) for ML-DSA, ML-KEM, V(unknown) and a key that cannot be read (V(cert_key_unreadable)).
       type: int
       returned: always
       sample: 2048
@@ -356,15 +376,16 @@ problem_codes:
     - Stable short codes, parallel to RV(problems).
     - "Inputs: V(missing_input), V(file_missing), V(file_unreadable), V(empty), V(too_large), V(not_pem),
       V(der_not_pem), V(zip_invalid), V(zip_no_certificate), V(zip_multiple_certificates),
-      V(no_certificate), V(cert_parse_error), V(private_key_in_file), V(no_private_key),
-      V(multiple_private_keys), V(key_parse_error), V(passphrase_required), V(passphrase_wrong),
-      V(passphrase_without_key)."
+      V(no_certificate), V(cert_parse_error), V(cert_extension_invalid), V(cert_key_unreadable),
+      V(ec_explicit_curve), V(private_key_in_file), V(no_private_key), V(multiple_private_keys), V(key_parse_error),
+      V(passphrase_required), V(passphrase_wrong), V(passphrase_without_key)."
     - "Server certificate: V(key_mismatch), V(key_corrupt), V(expired), V(not_yet_valid), V(expires_soon),
-      V(name_mismatch), V(eku_no_server_auth), V(rsa_key_too_small), V(dsa_key), V(weak_signature_hash),
-      V(chain_order), V(chain_unlinked), V(chain_expired), V(server_chain_unverified),
-      V(server_ca_unavailable), V(verification_unsupported)."
-    - "Client CA: V(client_ca_not_ca), V(client_ca_expired), V(client_ca_not_yet_valid),
+      V(name_mismatch), V(idna_unavailable), V(eku_no_server_auth), V(rsa_key_too_small), V(ec_key_too_small),
+      V(dsa_key), V(key_type_unsupported), V(weak_signature_hash), V(chain_order), V(chain_unlinked),
+      V(chain_expired), V(server_chain_unverified), V(server_ca_unavailable), V(verification_unsupported)."
+    - "Client CA: V(client_ca_not_ca), V(client_ca_no_root), V(client_ca_expired), V(client_ca_not_yet_valid),
       V(client_ca_pin_mismatch), V(invalid_fingerprint)."
+    - "V(internal_error): an input cert_check does not handle stopped the checks (a bug of cert_check)."
   returned: failure
   type: list
   elements: str
