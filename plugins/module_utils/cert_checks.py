@@ -55,8 +55,7 @@ else:
     X509_VERIFICATION_IMPORT_ERROR = None
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils import _cert_inspect, _cert_keys, _server_names
-# re-exported: the tests and the benchmark use cert_checks as the one API
-from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_keys import KEY_TYPES, key_type_and_size  # noqa: F401
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_keys import key_type_and_size
 from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint
 
 #: Largest accepted input (file or content), in bytes.

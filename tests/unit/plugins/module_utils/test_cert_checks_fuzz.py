@@ -79,13 +79,13 @@ def mutate(rng, data):
     data = bytearray(data)
     op = rng.random()
     if op < 0.6:
-        for _ in range(rng.randint(1, 4)):
+        for _flip in range(rng.randint(1, 4)):
             data[rng.randrange(max(1, len(data) * 4 // 5))] = rng.randrange(256)
     elif op < 0.7:
         del data[rng.randrange(len(data)):]
     elif op < 0.8:
         where = rng.randrange(len(data))
-        data[where:where] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        data[where:where] = bytes(rng.randrange(256) for _byte in range(rng.randint(1, 8)))
     elif op < 0.9:
         start = rng.randrange(len(data))
         data[start:start] = data[start:start + rng.randint(1, 40)]
@@ -103,7 +103,7 @@ def mutated_input(rng, corpus, option):
         kind, der = rng.choice(corpus["keys"])
         return pem(kind, mutate(rng, der))
     pool = corpus["certs"] if option == "certificate_content" else corpus["cas"]
-    ders = [rng.choice(pool) for _ in range(rng.randint(1, 3))]
+    ders = [rng.choice(pool) for _pick in range(rng.randint(1, 3))]
     victim = rng.randrange(len(ders))
     ders[victim] = mutate(rng, ders[victim])
     text = b"".join(pem("CERTIFICATE", der) for der in ders)
