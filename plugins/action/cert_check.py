@@ -36,12 +36,12 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task
     argument_spec,
     task_result,
 )
-from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import HAS_CRYPTOGRAPHY
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import HAS_CRYPTOGRAPHY, MAX_INPUT_SIZE
 
 display = Display()
 
 MODULE = "chat_callback.mtls.cert_check"
-# The options that name a file, and their content options.
+# The options that name a file; each has a <option>_content twin.
 PATH_OPTIONS = ("certificate", "private_key", "client_ca", "server_ca")
 
 
@@ -134,7 +134,7 @@ class ActionModule(ActionBase):
             if not (self._loader.is_file(where) and _is_vaulted(where)):
                 continue
             try:
-                data = self._read(where, 1024 * 1024 + 1)
+                data = self._read(where, MAX_INPUT_SIZE + 1)
             except OSError as exc:
                 raise AnsibleError(f"{option} ({path}): {exc.strerror}") from None
             try:
