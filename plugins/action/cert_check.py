@@ -27,6 +27,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
+from ansible.parsing.vault import is_encrypted_file
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
@@ -157,7 +158,7 @@ class ActionModule(ActionBase):
 
 def _is_vaulted(path):
     with open(path, "rb") as handle:
-        return handle.read(len(b"$ANSIBLE_VAULT;")) == b"$ANSIBLE_VAULT;"
+        return is_encrypted_file(handle)
 
 
 def _invocation_wanted(task_vars):

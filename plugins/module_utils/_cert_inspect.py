@@ -21,15 +21,13 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+import contextlib
 import re
 import warnings as py_warnings
 
-try:
+# cert_checks.HAS_CRYPTOGRAPHY reports a missing cryptography; nothing here runs then.
+with contextlib.suppress(ImportError):
     from cryptography import x509
-except ImportError:  # cert_checks reports the missing library
-    HAS_CRYPTOGRAPHY = False
-else:
-    HAS_CRYPTOGRAPHY = True
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_keys import SPKI_ALGORITHMS, spki_algorithm
 

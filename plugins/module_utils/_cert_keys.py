@@ -26,17 +26,15 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+import contextlib
 import functools
 import re
 import warnings as py_warnings
 
-try:
+# cert_checks.HAS_CRYPTOGRAPHY reports a missing cryptography; nothing here runs then.
+with contextlib.suppress(ImportError):
     # not dh: recent cryptography warns on every use of that module (FFDH is deprecated)
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
-except ImportError:  # cert_checks reports the missing library
-    HAS_CRYPTOGRAPHY = False
-else:
-    HAS_CRYPTOGRAPHY = True
 
 #: Every ``key_type`` the module returns.
 KEY_TYPES = ("RSA", "RSA-PSS", "EC", "Ed25519", "Ed448", "DSA", "X25519", "X448", "DH", "ML-DSA-44", "ML-DSA-65",
