@@ -173,17 +173,45 @@ files:
     /etc/nginx/www.example.com.key:
       {exists: true, mode: "0600", owner: root, group: root, checksum: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed}
     /etc/nginx/conf.d/www.example.com.conf: {exists: false}
+backups:
+  description:
+    - For each requested file that has backups next to it (named as M(chat_callback.mtls.site_files) and
+      M(ansible.builtin.copy) name them), keyed by its absolute path, their paths, oldest first.
+  returned: always
+  type: dict
+  sample:
+    /etc/nginx/www.example.com.key: [/etc/nginx/www.example.com.key.4711.2026-01-31@12:00:00~]
+  version_added: 0.3.0
+reload_pending:
+  description:
+    - Whether one of the requested files (or C(nginx.conf)) changed after the running nginx last loaded its
+      configuration (the start of its newest worker process). A run killed between writing the files and the
+      reload leaves that, and the next run reloads. V(false) when nginx does not run.
+  returned: always
+  type: bool
+  sample: false
+  version_added: 0.3.0
+leftovers:
+  description:
+    - Hidden files a killed M(chat_callback.mtls.site_files) run for one of the O(site_files) left (candidates of
+      new files, copies of the configuration it tested). nginx never reads them; the next site_files run for that
+      server block removes them.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nginx/.www.example.com.crt.mtls-1a2b3c4d.89abcdef]
+  version_added: 0.3.0
 """
 
-import grp
 import hashlib
 import os
-import pwd
 import re
 import socket
-import stat
+import time
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import attributes, backup_pattern
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
+from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import include_of, leftovers
 
 _OS_FAMILIES = {
     "debian": "Debian",
@@ -216,21 +244,69 @@ def parse_build_info(text):
 
 def includes_site_dir(nginx_conf, conf_dir, site_dir):
     """Whether ``nginx.conf`` text includes ``<site_dir>/*.conf`` (or ``/*``), absolute or relative."""
-    spellings = [re.escape(site_dir.rstrip("/"))]
-    if site_dir.startswith(conf_dir.rstrip("/") + "/"):
-        spellings.append(re.escape(site_dir[len(conf_dir.rstrip("/")) + 1:].rstrip("/")))
-    alternatives = "|".join(spellings)
-    pattern = rf"(?m)^\s*include\s+[\"']?({alternatives})/\*(\.conf)?[\"']?\s*;"
-    return re.search(pattern, nginx_conf) is not None
+    return include_of(nginx_conf, conf_dir, site_dir) is not None
 
 
-def pid_alive(pid_path):
+def backups_of(paths):
+    """{path: its backups, oldest first} for the paths that have any."""
+    found = {}
+    for path in paths:
+        directory, name = os.path.split(path)
+        pattern = backup_pattern(name)
+        names = os.listdir(directory) if os.path.isdir(directory) else []
+        matches = sorted((m.group(1), os.path.join(directory, n)) for n in names for m in [pattern.match(n)] if m)
+        if matches:
+            found[path] = [full for _stamp, full in matches]
+    return found
+
+
+def master_pid(pid_path):
+    """The pid in nginx's pid file when that process lives, else 0."""
     try:
         with open(pid_path) as handle:
             pid = int(handle.read().strip() or 0)
     except (OSError, ValueError):
+        return 0
+    return pid if pid > 0 and os.path.exists(f"/proc/{pid}") else 0
+
+
+def pid_alive(pid_path):
+    return master_pid(pid_path) > 0
+
+
+def process_started(stat_text, boot_time, ticks):
+    """When a process started (epoch seconds) and its parent pid, from the text of /proc/<pid>/stat."""
+    fields = stat_text[stat_text.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    return boot_time + int(fields[19]) / ticks, int(fields[1])
+
+
+def last_load(master):
+    """When nginx last loaded its configuration: the start of its newest worker (a reload starts new ones)."""
+    try:
+        # /proc/stat's btime is whole seconds; uptime is to the hundredth, as process start times are
+        boot_time = time.time() - float(_read("/proc/uptime").split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError, OSError):
+        return None
+    newest = None
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            text = _read(f"/proc/{entry}/stat")
+            if text:
+                started, parent = process_started(text, boot_time, ticks)
+                if parent == master and (newest is None or started > newest):
+                    newest = started
+    return newest
+
+
+def reload_pending(master, paths):
+    """Whether a file of ``paths`` changed after the running nginx last loaded its configuration."""
+    loaded = last_load(master) if master else None
+    if loaded is None:
         return False
-    return pid > 0 and os.path.exists(f"/proc/{pid}")
+    changed = [os.lstat(p).st_mtime for p in paths if os.path.lexists(p)]
+    # start times are known to a clock tick or two (10 ms each)
+    return bool(changed) and max(changed) > loaded + 0.05
 
 
 def os_family(os_release_text):
@@ -245,20 +321,8 @@ def os_family(os_release_text):
 
 
 def file_facts(path):
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return {"exists": False}
-    try:
-        owner = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = str(st.st_uid)
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    facts = {"exists": True, "mode": f"{stat.S_IMODE(st.st_mode):04o}", "owner": owner, "group": group}
-    if stat.S_ISREG(st.st_mode):
+    facts = attributes(path)
+    if facts["exists"] and os.path.isfile(path) and not os.path.islink(path):
         try:
             digest = hashlib.sha1()
             with open(path, "rb") as handle:
@@ -343,13 +407,14 @@ def main():
         addresses=local_addresses(_read("/proc/net/fib_trie"), _read("/proc/net/if_inet6")),
         service_mgr="systemd" if os.path.isdir("/run/systemd/system") else "other",
         os_family=os_family(_read("/etc/os-release")),
-        files=dict(
-            (path, file_facts(path))
-            for path in [conf_path]
-            + [os.path.join(conf_dir, name) for name in params["conf_files"]]
-            + [os.path.join(site_dir, name) for name in params["site_files"]]
-        ),
     )
+    conf_files = [os.path.join(conf_dir, name) for name in params["conf_files"]]
+    blocks = [os.path.join(site_dir, name) for name in params["site_files"]]
+    result["files"] = dict((path, file_facts(path)) for path in [conf_path] + conf_files + blocks)
+    result["backups"] = backups_of(conf_files + blocks)
+    directories = [conf_dir, site_dir, os.path.dirname(conf_path)]
+    result["leftovers"] = [path for block in blocks for path in leftovers(block, directories)]
+    result["reload_pending"] = reload_pending(master_pid(build["pid_path"]), [conf_path] + conf_files + blocks)
     module.exit_json(**result)
 
 

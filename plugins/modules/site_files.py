@@ -30,6 +30,8 @@ description:
     missing parent directory, a directory at the path, an error writing) stops the module there with a message that
     names the path; RV(files) still reports the files handled until then (with their V(backup_file)), so
     that a rescue can restore them. The files after it are not touched.
+  - With O(nginx), no new content goes live before C(nginx -t) accepted it, and nginx's configuration on disk is
+    valid at every instant of the run, even when the run is killed half-way (see O(nginx)).
   - Uses only the Python standard library.
 author:
   - chat_callback.mtls contributors (@chat-callback)
@@ -110,6 +112,59 @@ options:
     type: int
     default: 0
     version_added: 0.2.1
+  nginx:
+    description:
+      - Switch the files as the files of one nginx server block, so that the configuration on disk is one nginx
+        accepts at every instant, even when the run is killed half-way.
+      - "Each file whose content changes is first written under a hidden name next to it
+        (C(.<name>.mtls-<block>.<run>)), which no C(include) matches. C(nginx -t) then tests a copy of the main
+        configuration (next to it, so relative paths resolve the same) in which the include of the block's directory
+        lists its files one by one and the block is the I(bridge): the new block naming the hidden files. When nginx
+        refuses it (or prints one of O(nginx.refuse)), the hidden files are removed and the module fails with
+        V(refused) and what nginx said, the paths in it the live ones; nothing live was touched."
+      - "Otherwise: the bridge replaces the block, the include line is added (O(nginx.include)), the files get the new
+        content under their own names (unused meanwhile), the final block replaces the bridge and the hidden files
+        are removed. Each step is a rename, so a run killed anywhere leaves the old configuration, the bridge or the
+        new one. The next run removes what a killed run of the same block left (see
+        M(chat_callback.mtls.nginx_site_facts)' RV(chat_callback.mtls.nginx_site_facts#module:leftovers))."
+      - The parent directory of O(nginx.server_block) is created (mode V(0755)) when missing.
+      - Another block naming a file that changes sees the new content only after the switch (a shared client CA).
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      binary:
+        description: Absolute path of the nginx executable.
+        type: path
+        required: true
+      conf_path:
+        description: nginx's main configuration file.
+        type: path
+        required: true
+      server_block:
+        description:
+          - The file, one of O(files), whose content names the others (as whole words, bare or quoted), and which
+            O(nginx.conf_path) includes through C(include <its directory>/*.conf;) (or C(/*)).
+        type: path
+        required: true
+      include:
+        description:
+          - The line to add after the C(http {) line of O(nginx.conf_path) when it does not include the server
+            block's directory yet. Empty for none.
+        type: str
+        default: ""
+      refuse:
+        description: Texts that make nginx's output a refusal even when C(nginx -t) succeeds (warnings).
+        type: list
+        elements: str
+        default: []
+  undo:
+    description:
+      - The RV(undo) of an earlier run with O(nginx) (successful or not), to put back the files it changed, the include
+        line it added and the directory it created, tested and switched the same way, then remove the backups it
+        made. Requires O(nginx) (the same value); O(files) and O(secret_files) are not given.
+      - Content is put back only from backups, so the earlier run needs O(backup).
+    type: dict
+    version_added: 0.3.0
 notes:
   - The V(checksum) in RV(files) of a secret file is the SHA-1 of its content, as M(ansible.builtin.stat) and
     M(chat_callback.mtls.nginx_site_facts) report it for any file. For a short, guessable secret (a passphrase) that
@@ -120,7 +175,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Deploy the site, and put the replaced files back when nginx refuses the new configuration
+- name: Deploy a site; nginx -t judges a copy before any file goes live, the proof failing puts the old files back
   block:
     - name: Write the site's files in one module run
       chat_callback.mtls.site_files:
@@ -140,21 +195,37 @@ EXAMPLES = r"""
             owner: root
             group: root
         backup: true
+        nginx: &nginx
+          binary: /usr/sbin/nginx
+          conf_path: /etc/nginx/nginx.conf
+          server_block: /etc/nginx/conf.d/www.example.com.conf
+          refuse: ['conflicting server name "www.example.com"']
       register: site_files
 
-    - name: Test the new configuration
-      ansible.builtin.command: nginx -t
-      changed_when: false
+    - name: Reload nginx
+      ansible.builtin.systemd_service:
+        name: nginx
+        state: reloaded
+      when: site_files is changed
+
+    - name: Prove the site
+      chat_callback.mtls.tls_probe:
+        host: 127.0.0.1
+        server_name: www.example.com
+        expect_status: 400
   rescue:
-    - name: Restore the files that were replaced (a failed site_files run reports them too)
-      ansible.builtin.copy:
-        src: "{{ item.value.backup_file }}"
-        dest: "{{ item.key }}"
-        remote_src: true
-        mode: preserve
-      loop: "{{ site_files.files | dict2items | selectattr('value.backup_file', 'defined') }}"
-      loop_control:
-        label: "{{ item.key }}"
+    - name: Put back what the run changed (nothing when nginx refused it)
+      chat_callback.mtls.site_files:
+        undo: "{{ site_files.undo }}"
+        nginx: *nginx
+      when: site_files.undo is defined
+
+- name: Write files with no nginx involved, one after the other
+  chat_callback.mtls.site_files:
+    files:
+      - path: /etc/motd
+        content: "Managed by Ansible\n"
+        mode: "0644"
 """
 
 RETURN = r"""
@@ -177,6 +248,37 @@ files:
       backup_file: /etc/nginx/www.example.com.crt.4711.2025-01-31@12:00:00~
     /etc/nginx/www.example.com.key:
       {changed: false, content_changed: false, checksum: 7c4a8d09ca3762af61e59520943dc26494f8941b}
+undo:
+  description:
+    - With O(nginx), what this run changed, for O(undo) (no content). For each changed file whether it
+      V(exists) (before the run), its V(owner), V(group) and V(mode) and its V(backup_file); V(include_added),
+      V(dir_created).
+  returned: when O(nginx) is given
+  type: dict
+  sample:
+    files:
+      /etc/nginx/www.example.com.crt:
+        exists: true
+        owner: root
+        group: root
+        mode: "0644"
+        backup_file: /etc/nginx/www.example.com.crt.1.2026-01-31@12:00:00~
+    include_added: false
+    include_removed: false
+    dir_created: false
+  version_added: 0.3.0
+refused:
+  description: Whether nginx refused the new configuration (then no file was changed).
+  returned: when nginx refused it
+  type: bool
+  sample: true
+  version_added: 0.3.0
+nginx_said:
+  description: What C(nginx -t) said of the configuration it tested, with the live paths.
+  returned: when O(nginx) is given and a test ran
+  type: str
+  sample: "nginx: [emerg] unknown directive \"no_such_directive\" in /etc/nginx/conf.d/www.example.com.conf:23"
+  version_added: 0.3.0
 diff:
   description:
     - With C(--diff), one entry for each file whose content changes (see O(files) and O(secret_files) for what
@@ -192,19 +294,19 @@ diff:
 """
 
 import grp
-import hashlib
 import os
 import pwd
 import re
-import stat
-import tempfile
 
-from ansible.module_utils.common.text.converters import to_bytes, to_text
-
+from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import FileError
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
-
-SECRET_BEFORE = "(secret: old content not shown)\n"
-SECRET_AFTER = "(secret: new content not shown)\n"
+from ansible_collections.chat_callback.mtls.plugins.module_utils._site_files import (
+    reason,
+    undo_switched,
+    write_plainly,
+    write_switched,
+)
+from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import Refused
 _MODE = re.compile(r"^[0-7]{3,4}$")
 
 
@@ -216,10 +318,6 @@ def file_options(secret):
         owner=dict(type="str"),
         group=dict(type="str"),
     )
-
-
-class FileError(Exception):
-    """Handling one file failed; the message is the reason (the path is added by the caller)."""
 
 
 class SiteFilesModule(AnsibleModule):
@@ -260,114 +358,6 @@ def request_error(entries, check_ids):
     return None
 
 
-def sha1(data):
-    return hashlib.sha1(data).hexdigest()
-
-
-def existing(path):
-    """What is at path: ("missing" | "file" | "link" | "directory" | "other", content of a regular file or None)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return "missing", None
-    except NotADirectoryError:
-        raise FileError(f"{os.path.dirname(path)} is not a directory") from None
-    if stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as handle:
-            return "file", handle.read()
-    if stat.S_ISLNK(st.st_mode):
-        return "link", None
-    return ("directory" if stat.S_ISDIR(st.st_mode) else "other"), None
-
-
-def write_atomically(module, path, b_content):
-    """Write b_content to a temporary file next to path and rename it over path."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(b_content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # atomic_move gives a new file 0666 & ~umask until its mode is set: keep others out meanwhile
-        umask = os.umask(0o077)
-        try:
-            module.atomic_move(tmp, path)
-        finally:
-            os.umask(umask)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def prune_backups(path, keep):
-    """Remove all but the ``keep`` newest backups of ``path``; returns the removed paths, oldest first."""
-    directory, name = os.path.split(path)
-    pattern = re.compile(re.escape(name) + r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~$")
-    backups = []
-    for entry in os.listdir(directory):
-        match = pattern.match(entry)
-        if match:
-            full = os.path.join(directory, entry)
-            backups.append((match.group(1), os.lstat(full).st_mtime, full))
-    removed = [full for _stamp, _mtime, full in sorted(backups)[:max(len(backups) - keep, 0)]]
-    for full in removed:
-        os.unlink(full)
-    return removed
-
-
-def file_diff(path, secret, kind, old, content):
-    if secret:
-        before, after = (SECRET_BEFORE if kind == "file" else ""), SECRET_AFTER
-    else:
-        before, after = (to_text(old, errors="surrogate_or_replace") if kind == "file" else ""), content
-    return {"before_header": path, "after_header": path, "before": before, "after": after}
-
-
-def handle_file(module, spec, b_content, secret, entry):
-    """Write one file as spec says, recording in entry what was done; the diff of its content, or None."""
-    path = spec["path"]
-    kind, old = existing(path)
-    if kind == "directory":
-        raise FileError("is a directory")
-    if kind == "other":
-        raise FileError("exists and is neither a regular file nor a symbolic link")
-    parent = os.path.dirname(path)
-    if kind == "missing" and not module.check_mode and not os.path.isdir(parent):
-        raise FileError(f"parent directory {parent} does not exist")
-
-    file_args = module.load_file_common_arguments(spec, path=path)
-    file_args["path"] = path  # exactly as given: no ~ or $VAR expansion
-    if kind == "file" and sha1(old) == entry["checksum"]:
-        entry["changed"] = module.set_fs_attributes_if_different(file_args, False, expand=False)
-        return None
-
-    diff = file_diff(path, secret, kind, old, spec["content"]) if module._diff else None
-    if module.check_mode:
-        entry.update(changed=True, content_changed=True)
-        return diff
-    if module.params["backup"] and kind != "missing":
-        backup_file = module.backup_local(path)
-        if backup_file:
-            entry["backup_file"] = backup_file
-            if module.params["backup_keep"] and not secret:
-                entry["backups_removed"] = prune_backups(path, module.params["backup_keep"])
-    if kind == "file":
-        # owner, group and mode first: atomic_move gives the new content the attributes of the file it replaces
-        entry["changed"] = module.set_fs_attributes_if_different(file_args, False, expand=False)
-    write_atomically(module, path, b_content)
-    entry.update(changed=True, content_changed=True)
-    module.set_fs_attributes_if_different(file_args, True, expand=False)
-    return diff
-
-
-def reason(ex):
-    text = str(ex) or type(ex).__name__
-    cause = ex.__cause__
-    if cause is not None and str(cause) not in text:
-        text = f"{text} ({cause})"
-    return text
-
-
 def main():
     module = SiteFilesModule(
         argument_spec=dict(
@@ -377,7 +367,20 @@ def main():
             ),
             backup=dict(type="bool", default=False),
             backup_keep=dict(type="int", default=0),
+            nginx=dict(
+                type="dict",
+                options=dict(
+                    binary=dict(type="path", required=True),
+                    conf_path=dict(type="path", required=True),
+                    server_block=dict(type="path", required=True),
+                    include=dict(type="str", default=""),
+                    refuse=dict(type="list", elements="str", default=[]),
+                ),
+            ),
+            undo=dict(type="dict"),
         ),
+        required_by={"undo": "nginx"},
+        mutually_exclusive=[("undo", "files"), ("undo", "secret_files")],
         supports_check_mode=True,
     )
     entries = [(spec, False) for spec in module.params["files"]]
@@ -389,28 +392,31 @@ def main():
     if error:
         module.fail_json(msg=error, changed=False, files={})
 
-    files = {}
-    diffs = []
-    for spec, secret in entries:
-        b_content = to_bytes(spec["content"], errors="surrogate_or_strict")
-        entry = files[spec["path"]] = {"changed": False, "content_changed": False, "checksum": sha1(b_content)}
-        module.handling_file = True
-        try:
-            diff = handle_file(module, spec, b_content, secret, entry)
-            error = None
-        except Exception as ex:  # AnsibleModule's backup_local and atomic_move raise plain Exception
-            error = f"{spec['path']}: {reason(ex)}"
-        finally:
-            module.handling_file = False
-        if error:
-            module.fail_json(msg=error, changed=any(e["changed"] for e in files.values()), files=files)
-        if diff:
-            diffs.append(diff)
-
-    result = dict(changed=any(e["changed"] for e in files.values()), files=files)
+    files, diffs, result = {}, [], {}
+    module.handling_file = True
+    try:
+        if module.params["undo"] is not None:
+            undo_switched(module, files, result)
+        elif module.params["nginx"]:
+            write_switched(module, entries, files, diffs, result)
+        else:
+            write_plainly(module, entries, files, diffs)
+        error = None
+    except Refused as ex:
+        error = f"nginx -t refused the new configuration (no file was changed): {ex}"
+        result.update(refused=True, nginx_said=str(ex))
+    except Exception as ex:  # AnsibleModule's backup_local and atomic_move raise plain Exception
+        error = reason(ex)
+    finally:
+        module.handling_file = False
+    changed = result.pop("changed", None)
+    if changed is None:
+        changed = any(e["changed"] for e in files.values())
+    if error:
+        module.fail_json(msg=error, changed=changed, files=files, **result)
     if module._diff:
         result["diff"] = diffs
-    module.exit_json(**result)
+    module.exit_json(changed=changed, files=files, **result)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -13,6 +15,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _site_switch
 from ansible_collections.chat_callback.mtls.plugins.modules import nginx_site_facts as facts
 
 DEBIAN_V = """nginx version: nginx/1.22.1
@@ -142,6 +145,30 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
     assert len(result["files"]) == 4
 
 
+def test_module_reports_backups_and_the_leftovers_of_killed_runs_of_the_site(nginx_root):
+    conf_dir = nginx_root / "conf"
+    block = str(conf_dir / "conf.d" / "www.example.com.conf")
+    tag = _site_switch.site_tag(block)
+    names = [
+        "www.example.com.key.77.2026-11-02@10:00:00~",
+        "www.example.com.key.12.2026-11-01@10:00:00~",
+        f".www.example.com.key.mtls-{tag}.0123abcd",
+        f".nginx.conf.mtls-{tag}.0123abcd.x8y7z6",
+        ".www.example.com.key.mtls-00000000.0123abcd",  # another block's
+        "www.example.com.key.bak",
+    ]
+    for name in names:
+        (conf_dir / name).write_text("")
+    result = run_module({
+        "binary": str(nginx_root / "nginx"),
+        "conf_files": ["www.example.com.key", "www.example.com.crt"],
+        "site_files": ["www.example.com.conf"],
+    })
+    key = str(conf_dir / "www.example.com.key")
+    assert result["backups"] == {key: [str(conf_dir / names[1]), str(conf_dir / names[0])]}
+    assert result["leftovers"] == [str(conf_dir / names[3]), str(conf_dir / names[2])]
+
+
 def test_file_facts_give_no_checksum_for_a_symlink(tmp_path):
     target = tmp_path / "real.crt"
     target.write_text("certificate")
@@ -243,3 +270,24 @@ def test_module_reports_this_hosts_addresses(nginx_root):
     addresses = run_module({"binary": str(nginx_root / "nginx")})["addresses"]
     assert addresses[0] == "127.0.0.1"
     assert all(not a.startswith("fe80") for a in addresses)
+
+
+def test_reload_is_pending_for_files_changed_after_the_newest_worker_started(tmp_path):
+    block = tmp_path / "www.example.com.conf"
+    block.write_text("loaded")
+    time.sleep(0.2)
+    worker = subprocess.Popen(["sleep", "30"])  # a child of this process stands for a worker of "master" os.getpid()
+    try:
+        assert facts.reload_pending(os.getpid(), [str(block), str(tmp_path / "missing")]) is False
+        time.sleep(0.2)
+        block.write_text("written after the reload")
+        assert facts.reload_pending(os.getpid(), [str(block)]) is True
+        assert facts.reload_pending(0, [str(block)]) is False
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_process_start_is_read_past_a_name_with_spaces_and_parentheses():
+    stat_text = "42 (nginx: worker (x) y) S 7 " + " ".join(["0"] * 17) + " 250 0 0"
+    assert facts.process_started(stat_text, 1000, 100) == (1002.5, 7)

@@ -16,6 +16,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _site_files
 from ansible_collections.chat_callback.mtls.plugins.modules import site_files
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0IGtleSBtYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
@@ -235,10 +236,10 @@ def test_diff_shows_public_content_and_hides_secret_content(tmp_path):
         {
             "before_header": str(key),
             "after_header": str(key),
-            "before": site_files.SECRET_BEFORE,
-            "after": site_files.SECRET_AFTER,
+            "before": _site_files.SECRET_BEFORE,
+            "after": _site_files.SECRET_AFTER,
         },
-        {"before_header": str(new_key), "after_header": str(new_key), "before": "", "after": site_files.SECRET_AFTER},
+        {"before_header": str(new_key), "after_header": str(new_key), "before": "", "after": _site_files.SECRET_AFTER},
     ]
     dumped = json.dumps(result)
     assert "c2VjcmV0IGtleSBtYXRlcmlhbA" not in dumped
@@ -249,7 +250,7 @@ def test_check_mode_diff_hides_secret_content(tmp_path):
     key = tmp_path / "site.key"
     key.write_text("old secret key material\n")
     result = run_module({"secret_files": [spec(key, SECRET, "0600")]}, check_mode=True, diff=True)
-    assert result["diff"][0]["after"] == site_files.SECRET_AFTER
+    assert result["diff"][0]["after"] == _site_files.SECRET_AFTER
     dumped = json.dumps(result)
     assert "c2VjcmV0IGtleSBtYXRlcmlhbA" not in dumped
     assert "old secret key material" not in dumped

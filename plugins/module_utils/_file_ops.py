@@ -1,0 +1,97 @@
+# Copyright: chat_callback.mtls contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading, writing and backing up the small files of a site (private to this collection)."""
+
+from __future__ import absolute_import, division, print_function  # noqa: UP010
+
+__metaclass__ = type  # noqa: UP001
+
+import grp
+import hashlib
+import os
+import pwd
+import re
+import stat
+import tempfile
+
+
+class FileError(Exception):
+    """Handling one file failed; the message is the reason (the caller adds the path)."""
+
+
+def sha1(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+def existing(path):
+    """What is at path: ("missing" | "file" | "link" | "directory" | "other", content of a regular file or None)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing", None
+    except NotADirectoryError:
+        raise FileError(f"{os.path.dirname(path)} is not a directory") from None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as handle:
+            return "file", handle.read()
+    if stat.S_ISLNK(st.st_mode):
+        return "link", None
+    return ("directory" if stat.S_ISDIR(st.st_mode) else "other"), None
+
+
+def write_atomically(module, path, b_content, prefix=None):
+    """Write b_content to a temporary file next to path (named ``prefix...``) and rename it over path."""
+    prefix = prefix or "." + os.path.basename(path) + "."
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b_content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # atomic_move gives a new file 0666 & ~umask until its mode is set: keep others out meanwhile
+        umask = os.umask(0o077)
+        try:
+            module.atomic_move(tmp, path)
+        finally:
+            os.umask(umask)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def backup_pattern(name):
+    """Names of the backups of a file called ``name``, as this collection and ansible.builtin.copy make them."""
+    return re.compile(re.escape(name) + r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~$")
+
+
+def prune_backups(path, keep):
+    """Remove all but the ``keep`` newest backups of ``path``; returns the removed paths, oldest first."""
+    directory, name = os.path.split(path)
+    pattern = backup_pattern(name)
+    backups = []
+    for entry in os.listdir(directory):
+        match = pattern.match(entry)
+        if match:
+            full = os.path.join(directory, entry)
+            backups.append((match.group(1), os.lstat(full).st_mtime, full))
+    removed = [full for _stamp, _mtime, full in sorted(backups)[:max(len(backups) - keep, 0)]]
+    for full in removed:
+        os.unlink(full)
+    return removed
+
+
+def attributes(path):
+    """Whether ``path`` exists, and its owner, group and mode (names where the host knows them); not followed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {"exists": False}
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return {"exists": True, "owner": owner, "group": group, "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
