@@ -15,20 +15,20 @@ nginx installed but unconfigured:
 Every run is ``-vvv``, to count the ssh and sftp/scp commands Ansible starts ("SSH: EXEC" lines),
 and sshd's log in the host counts the SSH logins (TCP connections that authenticated).
 
-bench_role.py runs as ``__main__`` and passes itself in as ``lib``: importing ``bench_role`` here
-would load a second copy, whose BenchError main() would not catch and whose IMAGES --debian has
-not set.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import shutil
 import socket
 import time
 from pathlib import Path
+
+from bench_common import IMAGES, PREFIX, BenchError, fmt_s, load, log, run
+from bench_hosts import exec_in
+from bench_runner import recap_of, row_stats
 
 NAME_SUFFIX = "ssh1"  # the container is PREFIX + this: mtls-bench-ssh1
 USER = "deploy"
@@ -47,78 +47,78 @@ PODMAN_ROWS = {"deploy": "cold_b", "idempotent": "idempotent", "rotation": "rota
 EXEC_RE = re.compile(r"^<[^>]+> SSH: EXEC (\S+)", re.MULTILINE)
 
 
-def section_ssh(ctx, lib) -> None:
+def section_ssh(ctx) -> None:
     """--runs rounds, each on a fresh host; res["ssh"] gets one row_stats per kind of run."""
     for tool in ("ssh", "ssh-keygen"):
         if not shutil.which(tool):
-            raise lib.BenchError(f"{tool} not found: the SSH row needs the OpenSSH client (apt-get install "
-                                 "openssh-client), or leave it out with --skip ssh")
+            raise BenchError(f"{tool} not found: the SSH row needs the OpenSSH client (apt-get install "
+                             "openssh-client), or leave it out with --skip ssh")
     folder = ctx.work / "ssh"
     folder.mkdir()
     key = folder / "id_ed25519"
-    lib.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mtls-bench", "-f", key])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mtls-bench", "-f", key])
     # A random password on a throwaway host: sudo must really ask for it, as on the users' hosts.
     password = secrets.token_urlsafe(18)
-    name = lib.PREFIX + NAME_SUFFIX
+    name = PREFIX + NAME_SUFFIX
     results: dict = {k: [] for k, *_rest in RUNS}
     for i in range(ctx.args.runs):
         try:
             # No fixed host port: molecule's SSH scenarios publish theirs on the same machine.
-            ctx.hosts.start([name], lib.IMAGES["nginx"], (("", 22),))
-            port = published_port(lib, name)
-            prepare_host(lib, name, key, password)
+            ctx.hosts.start([name], IMAGES["nginx"], (("", 22),))
+            port = published_port(name)
+            prepare_host(name, key, password)
             inventory = write_inventory(folder, name, port=port, key=key, password=password,
-                                        known_hosts=host_key(lib, name, port, folder))
-            wait_for_sshd(lib, port)
+                                        known_hosts=host_key(name, port, folder))
+            wait_for_sshd(port)
             for kind, label, playbook, cert_set in RUNS:
-                lib.log(f"ssh round {i + 1}/{ctx.args.runs}: {label} ({playbook}, set {cert_set}) ...")
-                r = run_playbook(ctx, lib, name, inventory, playbook=playbook, cert_set=cert_set,
+                log(f"ssh round {i + 1}/{ctx.args.runs}: {label} ({playbook}, set {cert_set}) ...")
+                r = run_playbook(ctx, name, inventory, playbook=playbook, cert_set=cert_set,
                                  label=f"ssh-{kind}-{i + 1}")
                 results[kind].append(r)
-                lib.log(f"  {r['wall']:.1f} s {lib.recap_of(r, name)} ssh {r['ssh']} + sftp/scp "
-                        f"{r['transfers']}, logins {r['logins']}, load {lib.load()}")
+                log(f"  {r['wall']:.1f} s {recap_of(r, name)} ssh {r['ssh']} + sftp/scp "
+                    f"{r['transfers']}, logins {r['logins']}, load {load()}")
         finally:
             ctx.hosts.remove([name])
     rows = {}
     for kind, label, playbook, cert_set in RUNS:
-        st = lib.row_stats(results[kind], name)
+        st = row_stats(results[kind], name)
         runs = results[kind]
         calls = [(r["ssh"], r["transfers"], r["logins"]) for r in runs]
         st.update({"label": label, "playbook": playbook, "set": cert_set, "ssh": calls[0][0],
                    "transfers": calls[0][1], "logins": calls[0][2], "calls_vary": len(set(calls)) > 1})
         rows[kind] = st
-    ctx.res["ssh"] = {"rows": rows, "image": lib.IMAGES["nginx"], "host": name}
+    ctx.res["ssh"] = {"rows": rows, "image": IMAGES["nginx"], "host": name}
 
 
-def published_port(lib, name: str) -> int:
-    out = lib.run(["podman", "port", name, "22/tcp"]).stdout.strip()  # "127.0.0.1:41234"
+def published_port(name: str) -> int:
+    out = run(["podman", "port", name, "22/tcp"]).stdout.strip()  # "127.0.0.1:41234"
     match = re.fullmatch(r"127\.0\.0\.1:(\d+)", out.splitlines()[0] if out else "")
     if not match:
-        raise lib.BenchError(f"{name}: no port published on 127.0.0.1 for 22/tcp (podman port said {out!r})")
+        raise BenchError(f"{name}: no port published on 127.0.0.1 for 22/tcp (podman port said {out!r})")
     return int(match[1])
 
 
-def prepare_host(lib, name: str, key: Path, password: str) -> None:
+def prepare_host(name: str, key: Path, password: str) -> None:
     """The account a user deploys with, made through podman exec: SSH cannot log in before it exists."""
-    lib.run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", USER])
-    lib.exec_in(name, f"install -d -m 0700 -o {USER} -g {USER} /home/{USER}/.ssh && "
-                f"cat > /home/{USER}/.ssh/authorized_keys && chown {USER}:{USER} /home/{USER}/.ssh/authorized_keys "
-                f"&& chmod 0600 /home/{USER}/.ssh/authorized_keys", input_data=key.with_suffix(".pub").read_text())
-    lib.run(["podman", "exec", "-i", name, "chpasswd"], input_data=f"{USER}:{password}\n")
+    run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", USER])
+    exec_in(name, f"install -d -m 0700 -o {USER} -g {USER} /home/{USER}/.ssh && "
+            f"cat > /home/{USER}/.ssh/authorized_keys && chown {USER}:{USER} /home/{USER}/.ssh/authorized_keys "
+            f"&& chmod 0600 /home/{USER}/.ssh/authorized_keys", input_data=key.with_suffix(".pub").read_text())
+    run(["podman", "exec", "-i", name, "chpasswd"], input_data=f"{USER}:{password}\n")
     # Its own file rather than the sudo group: what the row measures is spelled out and checked.
-    lib.exec_in(name, f"cat > {SUDOERS} && chmod 0440 {SUDOERS} && visudo -cqf {SUDOERS}",
-                input_data=f"{USER} ALL=(ALL:ALL) ALL\n")
+    exec_in(name, f"cat > {SUDOERS} && chmod 0440 {SUDOERS} && visudo -cqf {SUDOERS}",
+            input_data=f"{USER} ALL=(ALL:ALL) ALL\n")
     # Without a password sudo must refuse: otherwise the row would time NOPASSWD, not what it says.
-    check = lib.run(["podman", "exec", "--user", USER, name, "sudo", "--non-interactive", "true"], check=False)
+    check = run(["podman", "exec", "--user", USER, name, "sudo", "--non-interactive", "true"], check=False)
     if check.returncode == 0 or "password is required" not in check.stderr:
-        raise lib.BenchError(f"{name}: sudo does not ask {USER} for a password (rc {check.returncode}, "
-                             f"{check.stderr.strip()!r})")
+        raise BenchError(f"{name}: sudo does not ask {USER} for a password (rc {check.returncode}, "
+                         f"{check.stderr.strip()!r})")
 
 
-def host_key(lib, name: str, port: int, folder: Path) -> Path:
+def host_key(name: str, port: int, folder: Path) -> Path:
     """known_hosts from the host's own key file: host key checking stays on, as users have it,
     without trusting whatever answers on the port first (ssh-keyscan would)."""
-    pub = lib.run(["podman", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout.split()
+    pub = run(["podman", "exec", name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout.split()
     path = folder / "known_hosts"
     path.write_text(f"[127.0.0.1]:{port} {pub[0]} {pub[1]}\n")
     return path
@@ -145,7 +145,7 @@ def write_inventory(folder: Path, name: str, *, port: int, key: Path, password: 
     return path
 
 
-def wait_for_sshd(lib, port: int, limit: float = 30) -> None:
+def wait_for_sshd(port: int, limit: float = 30) -> None:
     """systemd reports the host up once ssh.service started; the published port can lag behind it."""
     deadline = time.monotonic() + limit
     banner = b""
@@ -158,36 +158,36 @@ def wait_for_sshd(lib, port: int, limit: float = 30) -> None:
         if banner.startswith(b"SSH-"):
             return
         time.sleep(0.5)
-    raise lib.BenchError(f"sshd did not answer on 127.0.0.1:{port} within {limit:g} s (last read {banner!r})")
+    raise BenchError(f"sshd did not answer on 127.0.0.1:{port} within {limit:g} s (last read {banner!r})")
 
 
-def run_playbook(ctx, lib, name: str, inventory: Path, *, playbook: str, cert_set: str, label: str) -> dict:
+def run_playbook(ctx, name: str, inventory: Path, *, playbook: str, cert_set: str, label: str) -> dict:
     # A control path dir of its own per run: every run opens its SSH connection (TCP, key exchange,
     # login) as a user's first run does, instead of reusing the master the previous run left for
     # ControlPersist's 60 s. Closed right after, so no ssh process of ours outlives the run.
     control = ctx.work / "ssh" / f"cp-{ctx.pb.count + 1:02d}"
     control.mkdir()
-    before = sshd_logins(lib, name)
+    before = sshd_logins(name)
     try:
         r = ctx.pb.run(inventory, ctx.inputs["sets"][cert_set]["site"], label, verbose=True, timeout=900,
                        extra_env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)}, playbook=playbook)
     finally:
         for sock in control.iterdir():
-            lib.run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "mtls-bench-ssh"], check=False, timeout=15)
-    if lib.recap_of(r, name).get("ok") is None:
-        raise lib.BenchError(f"{label}: no PLAY RECAP for {name}; log {r['log']}")
+            run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "mtls-bench-ssh"], check=False, timeout=15)
+    if recap_of(r, name).get("ok") is None:
+        raise BenchError(f"{label}: no PLAY RECAP for {name}; log {r['log']}")
     execs = [Path(exe).name for exe in EXEC_RE.findall(r["output"])]
     r["ssh"] = sum(exe == "ssh" for exe in execs)
     r["transfers"] = sum(exe in ("sftp", "scp") for exe in execs)
-    r["logins"] = sshd_logins(lib, name) - before
+    r["logins"] = sshd_logins(name) - before
     r["output"] = ""  # -vvv output is large and kept in the log file; the rounds keep only figures
     return r
 
 
-def sshd_logins(lib, name: str) -> int:
+def sshd_logins(name: str) -> int:
     """Logins sshd accepted for deploy so far: with ControlMaster, one per run, however many commands."""
-    out = lib.exec_in(name, f"journalctl -q --no-pager -o cat -t sshd | grep -c '^Accepted publickey for {USER} ' "
-                      "|| true")
+    out = exec_in(name, f"journalctl -q --no-pager -o cat -t sshd | grep -c '^Accepted publickey for {USER} ' "
+                  "|| true")
     return int(out.strip() or 0)
 
 
@@ -195,15 +195,11 @@ def sshd_logins(lib, name: str) -> int:
 # report
 
 
-def _s(value) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
-
-
 def _row(transport: str, label: str, st: dict, trips: str, versus: str) -> str:
     star = "*" if st["counts_vary"] else ""
-    return (f"| {transport} | {label} | {_s(st['median'])} | {_s(st['min'])}-{_s(st['max'])} | {st['n']} | "
+    return (f"| {transport} | {label} | {fmt_s(st['median'])} | {fmt_s(st['min'])}-{fmt_s(st['max'])} | {st['n']} | "
             f"{st['ok']}{star} | {st['changed']}{star} | {st['skipped']}{star} | {trips} | "
-            f"{_s(st['cpu_busy'])} ({_s(st['cpu_controller'])}) | {versus} | {st['load']:.1f} |")
+            f"{fmt_s(st['cpu_busy'])} ({fmt_s(st['cpu_controller'])}) | {versus} | {st['load']:.1f} |")
 
 
 def render(res: dict) -> list:
