@@ -200,7 +200,7 @@ def certificate_key_type(cert):
 def server_key_findings(cert, label):
     """Problems (``(code, message)``) and warnings about the key type of a TLS server certificate.
 
-    RSA sizes and DSA are checked by ``cert_checks.check_leaf``; a key cryptography cannot load
+    RSA sizes and DSA are checked by ``_cert_policy.check_leaf``; a key cryptography cannot load
     and explicit EC parameters were reported when the certificate was parsed.
     """
     key = public_key_or_none(cert)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # tests/ for "import pki"
 
 import pki  # noqa: E402
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _cert_verify  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.module_utils import cert_checks as cc  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint  # noqa: E402
 
@@ -818,7 +819,7 @@ def test_server_ca_missing_file(p, tmp_path):
 
 
 def test_system_store_without_file(p, monkeypatch):
-    monkeypatch.setattr(cc, "system_ca_file", lambda: None)
+    monkeypatch.setattr(_cert_verify, "system_ca_file", lambda: None)
     codes = run(p, server_ca="system")[1]
     assert codes == ["server_ca_unavailable"]
 

@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtensionOID
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # tests/ for "import pki"
 
 import pki  # noqa: E402
-from ansible_collections.chat_callback.mtls.plugins.module_utils import _server_names  # noqa: E402
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _cert_bundle, _server_names  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_keys import KEY_TYPES  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.module_utils import cert_checks as cc  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.modules import cert_check as cert_check_module  # noqa: E402
@@ -415,13 +415,13 @@ def test_odd_name_is_a_module_warning(p):
 
 
 def test_python_warnings_become_module_warnings(p, monkeypatch):
-    original = cc.check_validity
+    original = _cert_bundle.check_validity
 
     def noisy(*args, **kwargs):
         warnings.warn("something odd", UserWarning, stacklevel=1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(cc, "check_validity", noisy)
+    monkeypatch.setattr(_cert_bundle, "check_validity", noisy)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         codes, problems, noted = run(p)[1:]
@@ -434,7 +434,7 @@ def test_an_unexpected_exception_is_a_problem(p, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret-looking detail")
 
-    monkeypatch.setattr(cc, "check_key_match", broken)
+    monkeypatch.setattr(_cert_bundle, "check_key_match", broken)
     facts, codes, problems = run(p)[:3]
     assert codes == ["internal_error"]
     assert "RuntimeError" in problems[0].message and "secret-looking" not in problems[0].message
