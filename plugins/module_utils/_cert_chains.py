@@ -35,6 +35,7 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_common im
 # server chain: links and order
 # ---------------------------------------------------------------------------
 
+
 def _verify_signature_manually(cert, issuer):
     """Signature check for algorithms ``verify_directly_issued_by`` refuses (SHA-1, MD5)."""
     public_key = issuer.public_key()
@@ -135,6 +136,7 @@ def check_chain(certs, label):
 # ---------------------------------------------------------------------------
 # client CA bundle
 # ---------------------------------------------------------------------------
+
 
 def _self_issued(cert):
     """OpenSSL's "self-signed" (EXFLAG_SS): subject = issuer and the key identifiers do not contradict it.

@@ -39,8 +39,6 @@ description:
   - "Runs wherever it is executed; to check files on the Ansible controller use C(delegate_to: localhost)
     (or C(connection: local)). Nothing is changed, so RV(ignore:changed) is always V(false)."
   - Private key material and the passphrase are never returned nor logged, at any verbosity.
-author:
-  - chat_callback.mtls contributors (@chat-callback)
 requirements:
   - cryptography >= 38.0 (Debian 12's C(python3-cryptography) works); 43.0 or later for O(server_ca)
   - idna, optional (Debian's C(python3-idna)), for an O(server_name) with the characters IDNA 2003 and IDNA 2008
@@ -48,6 +46,8 @@ requirements:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - chat_callback.mtls._attributes
+  - chat_callback.mtls._attributes.read_only
 attributes:
   action:
     support: full
@@ -62,12 +62,7 @@ attributes:
   bypass_host_loop:
     support: none
   check_mode:
-    support: full
     details: Nothing is ever changed; the checks run the same way in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - On the controller without become (see the C(action) attribute), the checks run inside Ansible's own process,
     with ansible-core's Python and its C(cryptography) - C(ansible_python_interpreter) is not used. Relative paths

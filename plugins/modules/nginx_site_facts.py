@@ -20,17 +20,10 @@ description:
   - One module run instead of a fact gathering, a C(command), a C(slurp) and a C(stat) per file, so a run where
     nothing changes costs few round trips.
   - Uses only the Python standard library. Never changes anything; RV(ignore:changed) is always V(false).
-author:
-  - chat_callback.mtls contributors (@chat-callback)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - chat_callback.mtls._attributes
+  - chat_callback.mtls._attributes.read_only
 options:
   binary:
     description:

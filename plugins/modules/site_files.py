@@ -33,10 +33,9 @@ description:
   - With O(nginx), no new content goes live before C(nginx -t) accepted it, and nginx's configuration on disk is
     valid at every instant of the run, even when the run is killed half-way (see O(nginx)).
   - Uses only the Python standard library.
-author:
-  - chat_callback.mtls contributors (@chat-callback)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - chat_callback.mtls._attributes
 attributes:
   check_mode:
     support: full
@@ -51,8 +50,6 @@ attributes:
         For O(secret_files), the content is never shown; the diff has the path as headers and the placeholder lines
         "(secret: old content not shown)" (empty when the file is missing) and "(secret: new content not shown)".
       - Changes of owner, group or mode only are not in the diff; see RV(files).
-  platform:
-    platforms: posix
 options:
   files:
     description:
@@ -108,7 +105,7 @@ options:
         ones (named as this module and M(ansible.builtin.copy) name backups) are removed, their paths returned as
         V(backups_removed) in RV(files). V(0) keeps them all.
       - Backups of O(secret_files) are not pruned here; remove them once they are no longer needed (the
-        M(chat_callback.mtls.nginx_mtls) role does when its proof passed).
+        C(chat_callback.mtls.nginx_mtls) role does when its proof passed).
     type: int
     default: 0
     version_added: 0.2.1
