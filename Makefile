@@ -81,7 +81,7 @@ lint: venv collection-link
 	ansible-lint
 	antsibull-changelog lint
 	python scripts/role_vars_table.py --check
-	for m in cert_check tls_probe nginx_site_facts site_files; do ansible-doc chat_callback.mtls.$$m | grep -q "chat_callback.mtls.$$m"; done
+	for m in cert_check tls_probe nginx_site_info site_files; do ansible-doc chat_callback.mtls.$$m | grep -q "chat_callback.mtls.$$m"; done
 	for p in deploy rotate audit; do ansible-playbook -i demo/inventory.yml chat_callback.mtls.$$p --syntax-check; done
 
 unit: venv collection-link

@@ -123,7 +123,7 @@ options:
         content under their own names (unused meanwhile), the final block replaces the bridge and the hidden files
         are removed. Each step is a rename, so a run killed anywhere leaves the old configuration, the bridge or the
         new one. The next run removes what a killed run of the same block left (see
-        M(chat_callback.mtls.nginx_site_facts)' RV(chat_callback.mtls.nginx_site_facts#module:leftovers))."
+        M(chat_callback.mtls.nginx_site_info)' RV(chat_callback.mtls.nginx_site_info#module:leftovers))."
       - The parent directory of O(nginx.server_block) is created (mode V(0755)) when missing.
       - Another block naming a file that changes sees the new content only after the switch (a shared client CA).
     type: dict
@@ -164,11 +164,11 @@ options:
     version_added: 0.3.0
 notes:
   - The V(checksum) in RV(files) of a secret file is the SHA-1 of its content, as M(ansible.builtin.stat) and
-    M(chat_callback.mtls.nginx_site_facts) report it for any file. For a short, guessable secret (a passphrase) that
+    M(chat_callback.mtls.nginx_site_info) report it for any file. For a short, guessable secret (a passphrase) that
     is enough to guess it; do not show registered results of this module where the secret matters.
 seealso:
   - module: ansible.builtin.copy
-  - module: chat_callback.mtls.nginx_site_facts
+  - module: chat_callback.mtls.nginx_site_info
 """
 
 EXAMPLES = r"""

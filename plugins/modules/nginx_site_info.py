@@ -10,7 +10,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: nginx_site_facts
+module: nginx_site_info
 short_description: Read in one pass what the nginx_mtls role needs to know about a web host
 version_added: 0.1.0
 description:
@@ -20,6 +20,8 @@ description:
   - One module run instead of a fact gathering, a C(command), a C(slurp) and a C(stat) per file, so a run where
     nothing changes costs few round trips.
   - Uses only the Python standard library. Never changes anything; RV(ignore:changed) is always V(false).
+  - Called C(chat_callback.mtls.nginx_site_facts) before 0.3.0 (it returns no C(ansible_facts)); that name still
+    works, with a deprecation warning, until 1.0.0.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - chat_callback.mtls._attributes
@@ -66,7 +68,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Ask the host about nginx and the site's files
-  chat_callback.mtls.nginx_site_facts:
+  chat_callback.mtls.nginx_site_info:
     conf_files: [www.example.com.crt, www.example.com.key, TencentQQAuthCA.crt]
     site_files: [www.example.com.conf]
   register: host

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nginx_site_facts: parsing helpers and the module run against a stand-in nginx binary."""
+"""nginx_site_info: parsing helpers and the module run against a stand-in nginx binary."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils import _site_switch
-from ansible_collections.chat_callback.mtls.plugins.modules import nginx_site_facts as facts
+from ansible_collections.chat_callback.mtls.plugins.modules import nginx_site_info as site_info
 
 DEBIAN_V = """nginx version: nginx/1.22.1
 built with OpenSSL 3.0.11 19 Sep 2023
@@ -30,7 +30,7 @@ configure arguments: --with-http_ssl_module
 
 
 def test_parse_build_info_package():
-    assert facts.parse_build_info(DEBIAN_V) == {
+    assert site_info.parse_build_info(DEBIAN_V) == {
         "version": "1.22.1",
         "conf_path": "/etc/nginx/nginx.conf",
         "pid_path": "/run/nginx.pid",
@@ -38,7 +38,7 @@ def test_parse_build_info_package():
 
 
 def test_parse_build_info_source_build_defaults_under_prefix():
-    assert facts.parse_build_info(SOURCE_BUILD_V) == {
+    assert site_info.parse_build_info(SOURCE_BUILD_V) == {
         "version": "1.27.3",
         "conf_path": "/usr/local/nginx/conf/nginx.conf",
         "pid_path": "/usr/local/nginx/logs/nginx.pid",
@@ -59,7 +59,7 @@ def test_parse_build_info_source_build_defaults_under_prefix():
     ],
 )
 def test_includes_site_dir(nginx_conf, included):
-    assert facts.includes_site_dir(nginx_conf, "/etc/nginx", "/etc/nginx/conf.d") is included
+    assert site_info.includes_site_dir(nginx_conf, "/etc/nginx", "/etc/nginx/conf.d") is included
 
 
 @pytest.mark.parametrize(
@@ -73,18 +73,18 @@ def test_includes_site_dir(nginx_conf, included):
     ],
 )
 def test_os_family(os_release, family):
-    assert facts.os_family(os_release) == family
+    assert site_info.os_family(os_release) == family
 
 
 def test_pid_alive(tmp_path):
     pid_file = tmp_path / "nginx.pid"
-    assert not facts.pid_alive(str(pid_file))
+    assert not site_info.pid_alive(str(pid_file))
     pid_file.write_text(f"{os.getpid()}\n")
-    assert facts.pid_alive(str(pid_file))
+    assert site_info.pid_alive(str(pid_file))
     pid_file.write_text("999999999\n")
-    assert not facts.pid_alive(str(pid_file))
+    assert not site_info.pid_alive(str(pid_file))
     pid_file.write_text("garbage")
-    assert not facts.pid_alive(str(pid_file))
+    assert not site_info.pid_alive(str(pid_file))
 
 
 def run_module(args):
@@ -96,7 +96,7 @@ def run_module(args):
 
     patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture, fail_json=capture)
     with patched, patch_module_args(args), pytest.raises(SystemExit):
-        facts.main()
+        site_info.main()
     return json.loads(json.dumps(results))
 
 
@@ -174,8 +174,8 @@ def test_file_facts_give_no_checksum_for_a_symlink(tmp_path):
     target.write_text("certificate")
     link = tmp_path / "link.crt"
     link.symlink_to(target)
-    assert "checksum" not in facts.file_facts(str(link))
-    assert facts.file_facts(str(target))["checksum"] == hashlib.sha1(b"certificate").hexdigest()
+    assert "checksum" not in site_info.file_facts(str(link))
+    assert site_info.file_facts(str(target))["checksum"] == hashlib.sha1(b"certificate").hexdigest()
 
 
 def test_module_without_nginx_uses_the_default_conf_path(tmp_path):
@@ -259,11 +259,12 @@ fe800000000000008c9edffffe13342a 02 40 20 80     eth0
 
 
 def test_local_addresses_loopback_first_then_every_local_unicast_address():
-    assert facts.local_addresses(FIB_TRIE, IF_INET6) == ["127.0.0.1", "::1", "10.88.0.17", "10.88.0.18", "2001:db8::10"]
+    addresses = site_info.local_addresses(FIB_TRIE, IF_INET6)
+    assert addresses == ["127.0.0.1", "::1", "10.88.0.17", "10.88.0.18", "2001:db8::10"]
 
 
 def test_local_addresses_without_proc_is_loopback_only():
-    assert facts.local_addresses("", "") == ["127.0.0.1"]
+    assert site_info.local_addresses("", "") == ["127.0.0.1"]
 
 
 def test_module_reports_this_hosts_addresses(nginx_root):
@@ -278,11 +279,11 @@ def test_reload_is_pending_for_files_changed_after_the_newest_worker_started(tmp
     time.sleep(0.2)
     worker = subprocess.Popen(["sleep", "30"])  # a child of this process stands for a worker of "master" os.getpid()
     try:
-        assert facts.reload_pending(os.getpid(), [str(block), str(tmp_path / "missing")]) is False
+        assert site_info.reload_pending(os.getpid(), [str(block), str(tmp_path / "missing")]) is False
         time.sleep(0.2)
         block.write_text("written after the reload")
-        assert facts.reload_pending(os.getpid(), [str(block)]) is True
-        assert facts.reload_pending(0, [str(block)]) is False
+        assert site_info.reload_pending(os.getpid(), [str(block)]) is True
+        assert site_info.reload_pending(0, [str(block)]) is False
     finally:
         worker.kill()
         worker.wait()
@@ -290,4 +291,4 @@ def test_reload_is_pending_for_files_changed_after_the_newest_worker_started(tmp
 
 def test_process_start_is_read_past_a_name_with_spaces_and_parentheses():
     stat_text = "42 (nginx: worker (x) y) S 7 " + " ".join(["0"] * 17) + " 250 0 0"
-    assert facts.process_started(stat_text, 1000, 100) == (1002.5, 7)
+    assert site_info.process_started(stat_text, 1000, 100) == (1002.5, 7)
