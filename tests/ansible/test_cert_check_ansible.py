@@ -356,4 +356,3 @@ def test_in_process_results_equal_the_module_results(tmp_path, demo):
     for run in runs.values():
         assert PASSPHRASE not in run.everything and PASSPHRASE[::-1] not in run.everything
         assert_no_secrets(run, encrypted.encode(), [])
-
