@@ -99,6 +99,7 @@ class SiteSwitch:
         self.tag = site_tag(server_block)
         self.run = binascii.hexlify(os.urandom(4)).decode()
         self.made = []  # this run's candidate and test files
+        self.bridged = False  # whether the live block names this run's hidden files
         self.undo = {"files": {}, "include_added": False, "include_removed": False, "dir_created": False}
         self.names = {}  # the paths the test output shows, by what they stand for
 
@@ -212,9 +213,18 @@ class SiteSwitch:
             self.made.remove(path)
 
     def discard(self):
-        """Remove this run's hidden files (a refused or failed run)."""
-        for path in list(self.made):
-            self.remove(path)
+        """Remove this run's hidden files (a refused or failed run), unless the live block is the bridge naming them."""
+        if not self.bridged:
+            for path in list(self.made):
+                self.remove(path)
+
+    def keep_copy(self, path):
+        """A hidden copy of ``path`` (the block) for an undo of a run that failed while the bridge was live."""
+        copy = self.hidden(path) + ".orig"
+        with open(path, "rb") as handle:
+            self.write_new(copy, handle.read())  # 0600, as mkstemp makes it
+        self.made.remove(copy)  # undo data, like a backup: a failed run keeps it for its undo
+        return copy
 
     def place(self, path, b_content, file_args):
         """Write ``path`` atomically with its owner, group and mode set before the new content appears."""
@@ -274,12 +284,18 @@ class SiteSwitch:
             self.undo["dir_created"] = True
         for path in sorted(changed):
             self.record(path, backup)
+        # The block is rewritten (as the bridge) even when its content stays: an undo of a run that
+        # fails half-way needs it, an undo after a successful run does not.
+        bridged_only = bool(staged) and self.block not in changed and os.path.lexists(self.block)
+        if bridged_only:
+            self.record(self.block, self.keep_copy)
         # 1. the block: the tested bridge, the final block at once when it names nothing new, or gone
         if final_block is None:
             if os.path.lexists(self.block):
                 os.unlink(self.block)
         elif staged:
             self.place(self.block, bridge.encode("utf-8", "surrogateescape"), wanted[self.block][1])
+            self.bridged = True
         elif block_changed:
             self.place(self.block, final_block, wanted[self.block][1])
         # 2. the include: the block it brings in is already the tested one
@@ -298,6 +314,9 @@ class SiteSwitch:
         # 4. the final block, naming the live files again
         if staged:
             self.place(self.block, final_block, wanted[self.block][1])
+            self.bridged = False
+        if bridged_only:
+            del self.undo["files"][self.block]
         if remove_dir:
             with contextlib.suppress(OSError):  # other blocks live there too
                 os.rmdir(os.path.dirname(self.block))

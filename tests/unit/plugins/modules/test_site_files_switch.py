@@ -211,13 +211,19 @@ class Killed(BaseException):
     """The run dies here (SIGKILL of the controller, or of the module)."""
 
 
-def killed_after(monkeypatch, operations):
-    """Let ``operations`` file system changes happen, then kill the run before the next one."""
+def killed_after(monkeypatch, operations, death=Killed):
+    """Let ``operations`` file system changes happen, then kill the run before the next one.
+
+    With ``death=OSError`` only that one operation fails (a full disk, say); the run goes on to handle it.
+    """
     done = []
 
     def guard(real):
         def changed(*args, **kwargs):
-            if len(done) >= operations:
+            if len(done) == operations and death is OSError:
+                done.append("failed")
+                raise OSError(28, "the disk is full")
+            if len(done) >= operations and death is Killed:
                 raise Killed
             done.append(real.__name__)
             return real(*args, **kwargs)
@@ -263,6 +269,29 @@ def test_killed_between_any_two_operations_the_configuration_stays_valid(tmp_pat
         assert host.served() == version and hidden_files(host) == [], kills
         kills += 1
     assert kills >= 8, "the switch should have had several operations to be killed between"
+
+
+@pytest.mark.parametrize("run", [{}, {"extra": "    return 204;\n"}])
+def test_a_run_failing_at_any_step_is_undone_to_the_old_files(tmp_path, run):
+    """A write error between any two operations: the module fails with an undo that puts the old files back."""
+    failures = 0
+    while True:
+        (tmp_path / str(failures)).mkdir()
+        host = Host(tmp_path / str(failures))
+        run_module(host.args("A"))
+        before = host.tree()
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            killed_after(monkeypatch, failures, death=OSError)
+            result = run_module(host.args("B", **run))
+        if not result.get("failed"):
+            break
+        assert "the disk is full" in result["msg"], result["msg"]
+        assert host.served() in ("A", "B"), failures
+        undone = run_module(dict(undo=result["undo"], nginx=host.args("A")["nginx"]))
+        assert not undone.get("failed"), (failures, undone)
+        assert host.tree() == before, failures
+        failures += 1
+    assert failures >= 8
 
 
 def test_only_this_sites_leftovers_are_removed(tmp_path):
