@@ -62,6 +62,15 @@ options:
     type: list
     elements: str
     default: []
+  read_files:
+    description:
+      - File names among O(conf_files) whose text to return in RV(contents), for the deployed certificate and
+        client CA (so that no C(slurp) is needed). A file that holds a private key is never returned; the module
+        fails instead.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
 seealso:
   - module: chat_callback.mtls.tls_probe
 """
@@ -176,6 +185,14 @@ backups:
   type: dict
   sample:
     /etc/nginx/www.example.com.key: [/etc/nginx/www.example.com.key.4711.2026-01-31@12:00:00~]
+  version_added: 0.3.0
+contents:
+  description:
+    - The text of each existing file of O(read_files), keyed by its absolute path (at most 1 MiB each).
+  returned: always
+  type: dict
+  sample:
+    /etc/nginx/www.example.com.crt: "-----BEGIN CERTIFICATE-----\n..."
   version_added: 0.3.0
 reload_pending:
   description:
@@ -351,10 +368,13 @@ def local_addresses(fib_trie, if_inet6):
     return loopback + [a for a in found if a not in loopback and not a.startswith("127.")]
 
 
-def _read(path):
+MAX_READ = 1024 * 1024
+
+
+def _read(path, limit=None):
     try:
-        with open(path) as handle:
-            return handle.read()
+        with open(path, errors="replace") as handle:
+            return handle.read(limit)
     except OSError:
         return ""
 
@@ -368,6 +388,7 @@ def main():
             site_dir=dict(type="str", default=""),
             conf_files=dict(type="list", elements="str", default=[]),
             site_files=dict(type="list", elements="str", default=[]),
+            read_files=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -409,6 +430,16 @@ def main():
     result["backups"] = backups_of(conf_files + blocks)
     directories = [conf_dir, site_dir, os.path.dirname(conf_path)]
     result["leftovers"] = [path for block in blocks for path in leftovers(block, directories)]
+    unknown = sorted(set(params["read_files"]) - set(params["conf_files"]))
+    if unknown:
+        module.fail_json(msg=f"read_files must be among conf_files: {', '.join(unknown)}", **result)
+    result["contents"] = {}
+    for path in [os.path.join(conf_dir, name) for name in params["read_files"]]:
+        text = _read(path, limit=MAX_READ) if os.path.isfile(path) else None
+        if text is not None and "PRIVATE KEY-----" in text:
+            module.fail_json(msg=f"{path} holds a private key: read_files never returns one", **result)
+        if text is not None:
+            result["contents"][path] = text
     result["reload_pending"] = reload_pending(master_pid(build["pid_path"]), [conf_path] + conf_files + blocks)
     module.exit_json(**result)
 

@@ -90,11 +90,14 @@ def test_pid_alive(tmp_path):
 def run_module(args):
     results = {}
 
-    def capture(_module, **kwargs):
-        results.update(kwargs)
-        raise SystemExit(0)
+    def capture(failed):
+        def _capture(_module, **kwargs):
+            results.update(kwargs, failed=failed)
+            raise SystemExit(0)
 
-    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture, fail_json=capture)
+        return _capture
+
+    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture(False), fail_json=capture(True))
     with patched, patch_module_args(args), pytest.raises(SystemExit):
         site_info.main()
     return json.loads(json.dumps(results))
@@ -292,3 +295,20 @@ def test_reload_is_pending_for_files_changed_after_the_newest_worker_started(tmp
 def test_process_start_is_read_past_a_name_with_spaces_and_parentheses():
     stat_text = "42 (nginx: worker (x) y) S 7 " + " ".join(["0"] * 17) + " 250 0 0"
     assert site_info.process_started(stat_text, 1000, 100) == (1002.5, 7)
+
+
+def test_read_files_returns_certificates_but_never_a_key(nginx_root):
+    conf_dir = nginx_root / "conf"
+    (conf_dir / "www.example.com.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    args = {"binary": str(nginx_root / "nginx"), "conf_files": ["www.example.com.crt", "www.example.com.key", "ca.crt"]}
+
+    result = run_module(dict(args, read_files=["www.example.com.crt", "ca.crt"]))
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert not result["failed"] and result["contents"] == {str(conf_dir / "www.example.com.crt"): pem}
+
+    (conf_dir / "www.example.com.key").write_text("-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n")
+    result = run_module(dict(args, read_files=["www.example.com.key"]))
+    assert result["failed"] and "holds a private key" in result["msg"] and "secret" not in json.dumps(result)
+
+    result = run_module(dict(args, read_files=["elsewhere.crt"]))
+    assert result["failed"] and "must be among conf_files: elsewhere.crt" in result["msg"]
