@@ -179,8 +179,7 @@ class SiteSwitch:
             for path in made:
                 self.remove(path)
         said = self.in_live_names((err or "") + (out or "")).strip()
-        refused = [text for text in self.refuse if text in said]
-        if rc != 0 or refused:
+        if rc != 0 or any(warning in said for warning in self.refuse):
             raise Refused(said or f"{self.binary} -t exited with {rc}")
         return said
 
