@@ -110,9 +110,8 @@ def _http_status(client_certificate: bool) -> int:
         return response.status
 
 
-@pytest.fixture(scope="module")
-def scan():
-    """One sslyze scan of the site with the test client certificate: everything the checks read."""
+def _scan(commands):
+    """One sslyze scan of the site with the test client certificate, running ``commands``."""
     credentials = ClientAuthenticationCredentials(
         certificate_chain_path=_pki_file("client.crt"), key_path=_pki_file("client.key")
     )
@@ -121,10 +120,13 @@ def scan():
         network_configuration=ServerNetworkConfiguration(
             tls_server_name_indication=SERVER_NAME, tls_client_auth_credentials=credentials
         ),
-        scan_commands=SCAN_COMMANDS,
+        scan_commands=commands,
+        # sslyze refuses an extra argument for a command the scan does not run
         scan_commands_extra_arguments=ScanCommandsExtraArguments(
             certificate_info=CertificateInfoExtraArgument(custom_ca_file=_pki_file("server-root-ca.crt"))
-        ),
+        )
+        if ScanCommand.CERTIFICATE_INFO in commands
+        else ScanCommandsExtraArguments(),
     )
     scanner = Scanner()
     scanner.queue_scans([request])
@@ -135,11 +137,17 @@ def scan():
     assert result.scan_status == ServerScanStatusEnum.COMPLETED
     failed = {
         command.value: str(attempt.error_trace or attempt.error_reason)
-        for command in SCAN_COMMANDS
+        for command in commands
         if (attempt := getattr(result.scan_result, command.value)).status != ScanCommandAttemptStatusEnum.COMPLETED
     }
     assert not failed, f"sslyze scan commands did not complete: {failed}"
     return result
+
+
+@pytest.fixture(scope="module")
+def scan():
+    """One sslyze scan with every command the checks read."""
+    return _scan(SCAN_COMMANDS)
 
 
 def test_client_certificate_is_demanded():
@@ -210,5 +218,12 @@ def test_session_resumption_through_the_session_cache_only(scan):
     # The role writes `ssl_session_cache shared:nginx_mtls:10m; ssl_session_tickets off;`:
     # sessions resume by ID from the shared cache; no ticket keys that would outlive the cache.
     resumption = scan.scan_result.session_resumption.result
+    # In the full scan sslyze runs every command at once; on a loaded 2-core CI machine one of its
+    # resumption attempts can fail for a reason of its own (CI, 2026-11-30: PARTIALLY_SUPPORTED).
+    # A partial result is checked again with the resumption scan alone, at most twice.
+    retries = 2
+    while resumption.session_id_resumption_result == TlsResumptionSupportEnum.PARTIALLY_SUPPORTED and retries:
+        retries -= 1
+        resumption = _scan({ScanCommand.SESSION_RESUMPTION}).scan_result.session_resumption.result
     assert resumption.session_id_resumption_result == TlsResumptionSupportEnum.FULLY_SUPPORTED, resumption
     assert resumption.tls_ticket_resumption_result == TlsResumptionSupportEnum.NOT_SUPPORTED, resumption
