@@ -196,9 +196,9 @@ contents:
   version_added: 0.3.0
 reload_pending:
   description:
-    - Whether one of the requested files (or C(nginx.conf)) changed after the running nginx last loaded its
-      configuration (the start of its newest worker process). A run killed between writing the files and the
-      reload leaves that, and the next run reloads. V(false) when nginx does not run.
+    - Whether one of the requested files (not C(nginx.conf), which others edit too) changed after the running
+      nginx last loaded its configuration (the start of its newest worker process). A run killed between writing
+      the files and the reload leaves that, and the next run reloads. V(false) when nginx does not run.
   returned: always
   type: bool
   sample: false
@@ -440,7 +440,8 @@ def main():
             module.fail_json(msg=f"{path} holds a private key: read_files never returns one", **result)
         if text is not None:
             result["contents"][path] = text
-    result["reload_pending"] = reload_pending(master_pid(build["pid_path"]), [conf_path] + conf_files + blocks)
+    # the site's own files only: an edit of nginx.conf by someone else is theirs to reload
+    result["reload_pending"] = reload_pending(master_pid(build["pid_path"]), conf_files + blocks)
     module.exit_json(**result)
 
 

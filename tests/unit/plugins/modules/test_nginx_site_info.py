@@ -312,3 +312,18 @@ def test_read_files_returns_certificates_but_never_a_key(nginx_root):
 
     result = run_module(dict(args, read_files=["elsewhere.crt"]))
     assert result["failed"] and "must be among conf_files: elsewhere.crt" in result["msg"]
+
+
+def test_an_edit_of_nginx_conf_alone_is_not_the_sites_reload_to_do(nginx_root):
+    conf_dir = nginx_root / "conf"
+    args = {"binary": str(nginx_root / "nginx"), "conf_files": ["www.example.com.key"]}
+    worker = subprocess.Popen(["sleep", "30"])  # a worker of the "master" in the fixture's pid file: this process
+    try:
+        time.sleep(0.2)
+        (conf_dir / "nginx.conf").write_text("http {\n    include conf.d/*.conf;\n    # edited, not reloaded\n}\n")
+        assert run_module(args)["reload_pending"] is False
+        (conf_dir / "www.example.com.key").write_text("the site's own file, written after the reload")
+        assert run_module(args)["reload_pending"] is True
+    finally:
+        worker.kill()
+        worker.wait()
