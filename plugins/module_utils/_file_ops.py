@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+import contextlib
 import grp
 import hashlib
 import os
@@ -39,24 +40,32 @@ def existing(path):
     return ("directory" if stat.S_ISDIR(st.st_mode) else "other"), None
 
 
-def write_atomically(module, path, b_content, prefix=None):
-    """Write b_content to a temporary file next to path (named ``prefix...``) and rename it over path."""
-    prefix = prefix or "." + os.path.basename(path) + "."
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix)
+@contextlib.contextmanager
+def flushed_temp_file(directory, prefix, b_content):
+    """A new file (0600) in ``directory`` named ``prefix...``, holding b_content on disk; gone afterwards unless
+    the caller renamed it."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(b_content)
             handle.flush()
             os.fsync(handle.fileno())
+        yield tmp
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomically(module, path, b_content, prefix=None):
+    """Write b_content to a temporary file next to path (named ``prefix...``) and rename it over path."""
+    prefix = prefix or "." + os.path.basename(path) + "."
+    with flushed_temp_file(os.path.dirname(path), prefix, b_content) as tmp:
         # atomic_move gives a new file 0666 & ~umask until its mode is set: keep others out meanwhile
         umask = os.umask(0o077)
         try:
             module.atomic_move(tmp, path)
         finally:
             os.umask(umask)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
 
 
 def backup_pattern(name):

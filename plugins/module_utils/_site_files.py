@@ -38,6 +38,11 @@ def file_arguments(module, spec, path):
     return file_args
 
 
+def recorded_arguments(module, path, was):
+    """File arguments that give ``path`` the owner, group and mode ``was`` records (attributes())."""
+    return file_arguments(module, {key: was.get(key) for key in ("mode", "owner", "group")}, path)
+
+
 def make_backup(module, path, entry, secret):
     backup_file = module.backup_local(path)
     if backup_file:
@@ -172,7 +177,7 @@ def undo_switched(module, files, result):
             wanted[path] = (None, None)
             (changed if kind != "missing" else same).append(path)
             continue
-        file_args = file_arguments(module, {k: was.get(k) for k in ("mode", "owner", "group")}, path)
+        file_args = recorded_arguments(module, path, was)
         content = now
         if was.get("backup_file"):
             with open(was["backup_file"], "rb") as handle:
@@ -181,10 +186,9 @@ def undo_switched(module, files, result):
         (changed if content != now or kind != "file" else same).append(path)
         entry["checksum"] = sha1(content or b"")
     if switch.block not in wanted:
-        kind, now = existing(switch.block)
-        args = attributes(switch.block)
-        wanted[switch.block] = (now, file_arguments(module, {k: args.get(k) for k in ("mode", "owner", "group")},
-                                                    switch.block) if now is not None else None)
+        _kind, now = existing(switch.block)
+        args = recorded_arguments(module, switch.block, attributes(switch.block)) if now is not None else None
+        wanted[switch.block] = (now, args)
     include = "remove" if undo.get("include_added") else None
     for path in changed:
         files[path].update(changed=True, content_changed=True)

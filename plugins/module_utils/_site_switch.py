@@ -31,12 +31,12 @@ import fnmatch
 import hashlib
 import os
 import re
-import tempfile
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import (
     FileError,
     attributes,
     existing,
+    flushed_temp_file,
     write_atomically,
 )
 
@@ -108,10 +108,6 @@ class SiteSwitch:
         """This run's hidden name for ``path`` (in ``directory``, default next to it)."""
         name = f".{os.path.basename(path)}.mtls-{self.tag}.{self.run}"
         return os.path.join(directory or os.path.dirname(path), name)
-
-    def leftovers(self, directories):
-        """Hidden files of this block's runs (this one and killed ones) in ``directories``."""
-        return leftovers(self.block, directories)
 
     # -- reading the main configuration ----------------------------------------------------------
     def conf_text(self):
@@ -191,19 +187,11 @@ class SiteSwitch:
     # -- writing -------------------------------------------------------------------------------
     def write_new(self, path, b_content, file_args=None):
         """Create the hidden file ``path`` with ``b_content`` and (then) ``file_args``; remembered for cleanup."""
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=os.path.basename(path) + ".")
         self.made.append(path)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(b_content)
-                handle.flush()
-                os.fsync(handle.fileno())
+        with flushed_temp_file(os.path.dirname(path), os.path.basename(path) + ".", b_content) as tmp:
             if file_args:
                 self.module.set_fs_attributes_if_different(dict(file_args, path=tmp), False, expand=False)
             os.rename(tmp, path)
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
 
     def remove(self, path):
         with contextlib.suppress(FileNotFoundError):
@@ -324,7 +312,7 @@ class SiteSwitch:
 
     def tidy(self, paths):
         """Remove the hidden files of this block's runs; only once the live block names none of them."""
-        for path in self.leftovers([os.path.dirname(p) for p in paths] + [os.path.dirname(self.conf_path)]):
+        for path in leftovers(self.block, [os.path.dirname(p) for p in paths] + [os.path.dirname(self.conf_path)]):
             self.remove(path)
 
 
