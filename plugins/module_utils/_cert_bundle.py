@@ -26,6 +26,7 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_chains im
     check_pins,
     client_ca_facts,
 )
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_options import DEFAULTS, LABELLED
 from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_common import (
     Problem,
     describe_cert,
@@ -106,14 +107,16 @@ def _guarded(run, warnings):
 
 
 def check_bundle(certificate, private_key, client_ca, server_name, *, private_key_passphrase=None,
-                 client_ca_sha256=None, min_days_valid=0, warn_days=30, min_rsa_bits=2048,
-                 server_ca_certs=None, server_ca_label="server_ca", now=None, warnings=None,
-                 input_problems=None):
+                 client_ca_sha256=None, min_days_valid=DEFAULTS["min_days_valid"], warn_days=DEFAULTS["warn_days"],
+                 min_rsa_bits=DEFAULTS["min_rsa_bits"], server_ca_certs=None, server_ca_label="server_ca", now=None,
+                 warnings=None, input_problems=None, min_days_label="min_days_valid"):
     """Check a server certificate (chain), its key and the client CA bundle.
 
     ``certificate``, ``private_key``, ``client_ca``: :class:`PemSource` (from
     :func:`load_pem_input`) or PEM bytes/str. ``private_key`` may be None: the key
-    checks are then skipped (a passphrase without a key is a problem of its own).
+    checks are then skipped (a passphrase without a key is a problem of its own);
+    ``client_ca`` too: the CA checks are then skipped. ``min_days_label`` is what
+    problems call the ``min_days_valid`` limit.
     ``server_ca_certs``: trust anchors (list of ``x509.Certificate``) to verify the
     server chain against, or None to skip.
     Warnings (expiry within ``warn_days``, unused passphrase) are appended to the
@@ -130,13 +133,13 @@ def check_bundle(certificate, private_key, client_ca, server_name, *, private_ke
                       server_name=server_name, private_key_passphrase=private_key_passphrase,
                       client_ca_sha256=client_ca_sha256, min_days_valid=min_days_valid, warn_days=warn_days,
                       min_rsa_bits=min_rsa_bits, server_ca_certs=server_ca_certs, server_ca_label=server_ca_label,
-                      now=now, warnings=warnings, input_problems=input_problems)
+                      now=now, warnings=warnings, input_problems=input_problems, min_days_label=min_days_label)
     return _guarded(run, warnings)
 
 
 def _check_bundle(facts, problems, *, certificate, private_key, client_ca, server_name, private_key_passphrase,
                   client_ca_sha256, min_days_valid, warn_days, min_rsa_bits, server_ca_certs, server_ca_label, now,
-                  warnings, input_problems):
+                  warnings, input_problems, min_days_label="min_days_valid"):
     now = now or utcnow()
     input_problems = input_problems or {}
     problems.extend(input_problems.get("certificate", []))
@@ -158,7 +161,7 @@ def _check_bundle(facts, problems, *, certificate, private_key, client_ca, serve
         leaf = chain[leaf_index]
         facts["certificate"] = certificate_facts(leaf, len(chain), now)
         problems.extend(check_validity(leaf, cert_src.label, now, min_days_valid=min_days_valid,
-                                       warn_days=warn_days, warnings=warnings))
+                                       warn_days=warn_days, warnings=warnings, min_days_label=min_days_label))
         problems.extend(check_leaf(leaf, cert_src.label, server_name, min_rsa_bits, warnings))
         problems.extend(found)
         for number, cert in enumerate(chain, 1):
@@ -218,24 +221,6 @@ def _check_bundle(facts, problems, *, certificate, private_key, client_ca, serve
         facts["server_chain_verified"] = not found
 
 
-PARAM_DEFAULTS = {
-    "certificate": None,
-    "certificate_content": None,
-    "private_key": None,
-    "private_key_content": None,
-    "private_key_passphrase": None,
-    "client_ca": None,
-    "client_ca_content": None,
-    "server_name": None,
-    "client_ca_sha256": None,
-    "min_days_valid": 0,
-    "warn_days": 30,
-    "min_rsa_bits": 2048,
-    "server_ca": None,
-    "server_ca_content": None,
-}
-
-
 def check_params(params, warnings=None, now=None, basedir=None, reader=read_file):
     """Run every check from module-style ``params`` (paths or contents); returns ``(facts, problems)``.
 
@@ -248,19 +233,28 @@ def check_params(params, warnings=None, now=None, basedir=None, reader=read_file
 
 
 def _check_params(facts, problems, params, *, warnings, now, basedir, reader):
-    p = dict(PARAM_DEFAULTS)
+    p = dict(DEFAULTS)
     p.update(params)
+    labels = p["labels"] or {}
+    unknown = sorted(set(labels) - set(LABELLED))
+    if unknown:
+        problems.append(Problem("bad_option", f"labels: {', '.join(unknown)} cannot be labelled; "
+                                              f"only {', '.join(LABELLED)} can."))
+        return
     loading = {}
     cert_src, loading["certificate"] = load_pem_input(
-        "certificate", p["certificate"], p["certificate_content"], "certificate", basedir=basedir, reader=reader)
+        "certificate", p["certificate"], p["certificate_content"], "certificate", basedir=basedir, reader=reader,
+        content_option=labels.get("certificate_content"))
     key_src = None
     # The key is optional: an audit checks deployed certificates without ever fetching their key.
     if p["private_key"] is not None or p["private_key_content"] is not None:
         key_src, loading["private_key"] = load_pem_input(
             "private_key", p["private_key"], p["private_key_content"], "private key", basedir=basedir, reader=reader)
-    ca_src, loading["client_ca"] = load_pem_input(
-        "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True,
-        basedir=basedir, reader=reader)
+    ca_src = None
+    if p["client_ca"] is not None or p["client_ca_content"] is not None:
+        ca_src, loading["client_ca"] = load_pem_input(
+            "client_ca", p["client_ca"], p["client_ca_content"], "CA certificate bundle", allow_zip=True,
+            basedir=basedir, reader=reader, content_option=labels.get("client_ca_content"))
     anchors, anchors_label = None, "server_ca"
     if p["server_ca"] is not None or p["server_ca_content"] is not None:
         anchors, anchors_label, loading["server_ca"] = load_server_ca(
@@ -279,6 +273,7 @@ def _check_params(facts, problems, params, *, warnings, now, basedir, reader):
         now=now,
         warnings=warnings,
         input_problems=loading,
+        min_days_label=labels.get("min_days_valid", "min_days_valid"),
     )
 
 

@@ -63,7 +63,7 @@ def certificate_facts(leaf, chain_length, now):
     }
 
 
-def check_validity(cert, label, now, *, min_days_valid=0, warn_days=30, warnings=None):
+def check_validity(cert, label, now, *, min_days_valid, warn_days, warnings=None, min_days_label="min_days_valid"):
     problems = []
     not_before, not_after = not_valid_before(cert), not_valid_after(cert)
     if now < not_before:
@@ -85,7 +85,7 @@ def check_validity(cert, label, now, *, min_days_valid=0, warn_days=30, warnings
         problems.append(Problem(
             "expires_soon",
             f"{label}: the certificate expires on {iso_utc(not_after)}, in {plural(days, 'day')}, fewer than "
-            f"min_days_valid={min_days_valid}; renew it.",
+            f"{min_days_label}={min_days_valid}; renew it.",
         ))
     elif warnings is not None and warn_days and remaining < datetime.timedelta(days=warn_days):
         warnings.append(f"{label}: the certificate expires on {iso_utc(not_after)}, in {plural(days, 'day')} "
@@ -93,7 +93,7 @@ def check_validity(cert, label, now, *, min_days_valid=0, warn_days=30, warnings
     return problems
 
 
-def check_leaf(leaf, label, server_name, min_rsa_bits=2048, warnings=None):
+def check_leaf(leaf, label, server_name, min_rsa_bits, warnings=None):
     problems = []
     # Unreadable extensions were reported when the certificate was parsed; the checks of their
     # content are skipped rather than reporting "no subjectAltName" on top.

@@ -12,45 +12,15 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, read_file, summarize
-
-#: Keyword arguments of ``AnsibleModule`` / ``ArgumentSpecValidator`` besides the argument spec.
-ARGUMENT_CONSTRAINTS = dict(
-    mutually_exclusive=[
-        ("certificate", "certificate_content"),
-        ("private_key", "private_key_content"),
-        ("client_ca", "client_ca_content"),
-        ("server_ca", "server_ca_content"),
-    ],
-    # No private key is fine: the key checks are then skipped (audits never fetch a key).
-    required_one_of=[
-        ("certificate", "certificate_content"),
-        ("client_ca", "client_ca_content"),
-    ],
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_options import (  # noqa: F401 (handed on)
+    ARGUMENT_CONSTRAINTS,
+    argument_spec,
 )
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, read_file, summarize
 
 # Parsed public facts help the operator of a failed check; the PEM texts are only handed out
 # for a good bundle.
 _FACTS_ON_FAILURE = ("certificate", "client_cas", "private_key_encrypted")
-
-
-def argument_spec():
-    return dict(
-        certificate=dict(type="path"),
-        certificate_content=dict(type="str"),
-        private_key=dict(type="path", no_log=False),
-        private_key_content=dict(type="str", no_log=True),
-        private_key_passphrase=dict(type="str", no_log=True),
-        client_ca=dict(type="path"),
-        client_ca_content=dict(type="str"),
-        server_name=dict(type="str", required=True),
-        client_ca_sha256=dict(type="list", elements="str"),
-        min_days_valid=dict(type="int", default=0),
-        warn_days=dict(type="int", default=30),
-        min_rsa_bits=dict(type="int", default=2048),
-        server_ca=dict(type="path"),
-        server_ca_content=dict(type="str"),
-    )
 
 
 def task_result(params, basedir=None, reader=read_file):

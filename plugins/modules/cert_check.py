@@ -118,12 +118,14 @@ options:
         (nginx's C(ssl_client_certificate)).
       - May also be a ZIP archive such as the vendor's C(TencentQQAuthCA.crt.zip); it must hold exactly one
         certificate file (a member ending in C(.crt), C(.pem) or C(.cer)), which is then used.
-      - Exactly one of O(client_ca) and O(client_ca_content) is required.
+      - At most one of O(client_ca) and O(client_ca_content) may be given. Without either the client CA checks
+        are skipped (an audit of a host that has a certificate but no client CA); the M(chat_callback.mtls.cert_check)
+        calls of the nginx_mtls role always give one.
     type: path
   client_ca_content:
     description:
       - The client CA bundle as PEM text.
-      - Exactly one of O(client_ca) and O(client_ca_content) is required.
+      - At most one of O(client_ca) and O(client_ca_content) may be given; see O(client_ca).
     type: str
   server_name:
     description:
@@ -167,6 +169,15 @@ options:
     description:
       - Trust anchors for the server chain as PEM text; see O(server_ca).
     type: str
+  labels:
+    description:
+      - What the problems call an input given as text, or a limit, instead of the option's name. Keys are
+        V(certificate_content), V(client_ca_content) and V(min_days_valid).
+      - For a certificate read from a host, the path it was read from (V(/etc/nginx/www.example.com.crt)); for
+        a limit set by a playbook, the playbook's variable (V(nginx_mtls_audit_min_days)).
+    type: dict
+    default: {}
+    version_added: 0.4.0
 seealso:
   - name: nginx ssl_client_certificate
     description: The nginx directive that takes the client CA bundle.

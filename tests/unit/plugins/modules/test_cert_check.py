@@ -169,26 +169,53 @@ def test_mutually_exclusive(files):
     assert "certificate" in result["msg"]
 
 
-@pytest.mark.parametrize(("option", "alternative"), [("certificate", "certificate_content"),
-                                                     ("client_ca", "client_ca_content")])
-def test_required_one_of(files, option, alternative):
+def test_required_one_of(files):
     args = base_args(files)
-    del args[option]
+    del args["certificate"]
     result = run_module(args)
     assert result["failed"] is True
-    assert f"one of the following is required: {option}, {alternative}" in result["msg"]
+    assert "one of the following is required: certificate, certificate_content" in result["msg"]
 
 
-def test_certificate_and_client_ca_without_key(files):
-    # what the audit does: the deployed certificate and client CA, never the key
+def test_labels_name_the_host_file_and_the_playbook_variable(files, tmp_path):
+    expiring = pki.write_demo(tmp_path / "soon", days_valid=10)
+    args = {
+        "certificate_content": expiring["certificate"].read_text(),
+        "client_ca_content": "not a CA",
+        "server_name": "www.example.com",
+        "min_days_valid": 30,
+        "labels": {"certificate_content": "/etc/nginx/www.example.com.crt",
+                   "client_ca_content": "/etc/nginx/TencentQQAuthCA.crt",
+                   "min_days_valid": "nginx_mtls_audit_min_days"},
+    }
+    result = run_module(args)
+    assert result["problem_codes"] == ["expires_soon", "not_pem"]
+    assert result["problems"][0].startswith("/etc/nginx/www.example.com.crt: the certificate expires on ")
+    assert result["problems"][0].endswith(", fewer than nginx_mtls_audit_min_days=30; renew it.")
+    assert result["problems"][1].startswith("/etc/nginx/TencentQQAuthCA.crt is not PEM")
+    assert "_content" not in result["msg"]
+
+
+def test_labels_of_other_options_are_refused(files):
+    result = run_module(base_args(files, labels={"private_key_content": "/etc/nginx/x.key"}))
+    assert result["failed"] is True
+    assert result["problems"] == ["labels: private_key_content cannot be labelled; only certificate_content, "
+                                  "client_ca_content, min_days_valid can."]
+
+
+# What the audit does: the deployed certificate and client CA, never the key; on a host without a
+# client CA file, the certificate alone.
+@pytest.mark.parametrize(("left_out", "not_returned"), [("private_key", ["private_key_encrypted"]),
+                                                        ("client_ca", ["client_cas", "client_ca_pem"])])
+def test_certificate_without_key_or_client_ca(files, left_out, not_returned):
     args = base_args(files)
-    del args["private_key"]
+    del args[left_out]
     result = run_module(args)
     assert result.get("failed") is not True, result.get("msg")
     assert result["certificate"]["key_type"] == "RSA"
     assert result["certificate"]["key_size"] == 2048
     assert result["certificate_pem"] == files["certificate"].read_text()
-    assert "private_key_encrypted" not in result
+    assert not set(not_returned) & set(result)
 
 
 def test_expired_certificate_without_key_still_reports_facts(files, tmp_path):
