@@ -104,3 +104,32 @@ def attributes(path):
     except KeyError:
         group = str(st.st_gid)
     return {"exists": True, "owner": owner, "group": group, "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
+
+
+def file_facts(path):
+    """attributes() plus, for a regular file that can be read, the SHA-1 of its content as "checksum"."""
+    facts = attributes(path)
+    if facts["exists"] and os.path.isfile(path) and not os.path.islink(path):
+        try:
+            digest = hashlib.sha1()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(65536), b""):
+                    digest.update(chunk)
+            facts["checksum"] = digest.hexdigest()
+        except OSError:
+            pass
+    return facts
+
+
+def stale(found, wanted):
+    """What of a file must be written: the names among content, owner, group and mode that differ.
+
+    ``found`` is what file_facts() says of the file, ``wanted`` holds the "checksum" (SHA-1) of the
+    wanted content and, when they matter, "owner", "group" and "mode". A missing file, a link or
+    one that could not be read differs in everything. The one rule for "this file is up to date":
+    site_files applies it on the host, the stale_files filter on what nginx_site_info reported.
+    """
+    content_differs = not found.get("exists") or found.get("checksum") != wanted["checksum"]
+    return (["content"] if content_differs else []) + [
+        key for key in ("owner", "group", "mode")
+        if key in wanted and (content_differs and not found.get("exists") or str(wanted[key]) != str(found.get(key)))]

@@ -14,6 +14,7 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops impor
     FileError,
     attributes,
     existing,
+    stale,
     prune_backups,
     sha1,
     write_atomically,
@@ -63,7 +64,8 @@ def inspect(module, spec, secret, entry, must_have_parent=True):
     parent = os.path.dirname(path)
     if must_have_parent and kind == "missing" and not module.check_mode and not os.path.isdir(parent):
         raise FileError(f"parent directory {parent} does not exist")
-    differs = not (kind == "file" and sha1(old) == entry["checksum"])
+    found = {"exists": kind != "missing", "checksum": sha1(old) if kind == "file" else None}
+    differs = "content" in stale(found, {"checksum": entry["checksum"]})
     diff = file_diff(path, secret, kind, old, spec["content"]) if differs and module._diff else None
     return kind, file_arguments(module, spec, path), differs, diff
 

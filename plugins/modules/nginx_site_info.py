@@ -165,6 +165,16 @@ os_family:
   returned: always
   type: str
   sample: Debian
+paths:
+  description:
+    - The absolute path of each name of O(conf_files) and O(site_files), keyed by that name (a name in both lists
+      is given its O(site_files) path). The only place the role joins a directory and a file name.
+  returned: always
+  type: dict
+  sample:
+    www.example.com.crt: /etc/nginx/www.example.com.crt
+    www.example.com.conf: /etc/nginx/conf.d/www.example.com.conf
+  version_added: 0.4.0
 files:
   description:
     - For each requested file, keyed by its absolute path, V(exists) and, when it exists, V(mode), V(owner) and
@@ -215,13 +225,12 @@ leftovers:
   version_added: 0.3.0
 """
 
-import hashlib
 import os
 import re
 import socket
 import time
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import attributes, backup_pattern
+from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import backup_pattern, file_facts
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
 from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import include_of, leftovers
 
@@ -332,20 +341,6 @@ def os_family(os_release_text):
     return ids[0] or "unknown"
 
 
-def file_facts(path):
-    facts = attributes(path)
-    if facts["exists"] and os.path.isfile(path) and not os.path.islink(path):
-        try:
-            digest = hashlib.sha1()
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(65536), b""):
-                    digest.update(chunk)
-            facts["checksum"] = digest.hexdigest()
-        except OSError:
-            pass
-    return facts
-
-
 def local_addresses(fib_trie, if_inet6):
     """The host's unicast addresses from the text of /proc/net/fib_trie and /proc/net/if_inet6, loopback first."""
     found = []
@@ -426,6 +421,7 @@ def main():
     )
     conf_files = [os.path.join(conf_dir, name) for name in params["conf_files"]]
     blocks = [os.path.join(site_dir, name) for name in params["site_files"]]
+    result["paths"] = dict(zip(params["conf_files"] + params["site_files"], conf_files + blocks))
     result["files"] = dict((path, file_facts(path)) for path in [conf_path] + conf_files + blocks)
     result["backups"] = backups_of(conf_files + blocks)
     directories = [conf_dir, site_dir, os.path.dirname(conf_path)]

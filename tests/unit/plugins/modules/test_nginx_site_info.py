@@ -146,6 +146,11 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
     assert result["files"][conf_dir + "/conf.d/www.example.com.conf"] == {"exists": False}
     assert result["files"][conf_dir + "/nginx.conf"]["exists"] is True
     assert len(result["files"]) == 4
+    assert result["paths"] == {
+        "www.example.com.key": conf_dir + "/www.example.com.key",
+        "www.example.com.crt": conf_dir + "/www.example.com.crt",
+        "www.example.com.conf": conf_dir + "/conf.d/www.example.com.conf",
+    }
 
 
 def test_module_reports_backups_and_the_leftovers_of_killed_runs_of_the_site(nginx_root):
