@@ -5,11 +5,15 @@
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
+
+import jsonschema
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.chat_callback.mtls.plugins.filter.audit import audit_summary, audit_table
+from ansible_collections.chat_callback.mtls.plugins.filter.audit import audit_report, audit_summary, audit_table
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, 0, tzinfo=datetime.timezone.utc)
 FP = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
@@ -26,7 +30,8 @@ def deployed(**changes):
         "client_ca_exists": True,
         "certificate": {"not_after": "2027-01-09T12:00:00Z", "sha256_fingerprint": FP,
                         "issuer": "CN=Demo Server\\, Intermediate CA,O=chat_callback.mtls"},
-        "client_cas": [{"sha256_fingerprint": CA_FP}],
+        "client_cas": [{"subject": "CN=TencentQQAuthCA", "not_after": "2036-01-01T00:00:00Z",
+                        "sha256_fingerprint": CA_FP}],
         "problems": [],
         "check_error": "",
     }
@@ -42,17 +47,17 @@ def probe(*addresses, fingerprint=FP, up=True):
 def test_a_healthy_site_has_no_problem():
     summary = audit_summary(deployed(), probe("127.0.0.1", "::1"), 443, now=NOW)
     assert summary["problems"] == [] and summary["msg"] == ""
-    assert summary["days_left"] == 40 and summary["expired"] is False
-    assert summary["issuer"] == "Demo Server\\, Intermediate CA"
-    assert summary["served"] == "yes"
+    assert summary["certificate"]["days_left"] == 40 and summary["certificate"]["expired"] is False
+    assert summary["certificate"]["issuer"] == "Demo Server\\, Intermediate CA"
+    assert summary["served"]["verdict"] == "yes"
 
 
 def test_days_left_round_toward_zero_and_expiry_is_exact_to_the_second():
     almost = audit_summary(deployed(certificate={"not_after": "2026-11-30T11:59:59Z"}), probe("127.0.0.1"), 443,
                            now=NOW)
-    assert (almost["days_left"], almost["expired"]) == (0, True)
+    assert (almost["certificate"]["days_left"], almost["certificate"]["expired"]) == (0, True)
     old = audit_summary(deployed(certificate={"not_after": "2026-11-29T11:00:00Z"}), probe("127.0.0.1"), 443, now=NOW)
-    assert old["days_left"] == -1
+    assert old["certificate"]["days_left"] == -1
 
 
 def test_cert_check_problems_and_missing_files_are_reported_in_order():
@@ -80,7 +85,8 @@ def test_without_nginx_the_files_are_not_blamed():
         "nginx_mtls_binary or nginx_mtls_conf_dir.",
         "The site could not be probed: connection refused",
     ]
-    assert summary["served"] == "down" and summary["days_left"] is None and summary["not_after"] == "-"
+    assert summary["served"]["verdict"] == "down"
+    assert summary["certificate"]["days_left"] is None and summary["certificate"]["not_after"] is None
 
 
 def test_every_address_is_judged_on_its_own():
@@ -88,7 +94,9 @@ def test_every_address_is_judged_on_its_own():
     result["addresses"]["192.0.2.10"] = {"tls_established": True, "sha256_fingerprint": "00:11"}
     result["addresses"]["2001:db8::1"] = {"tls_established": False, "error": "timed out"}
     summary = audit_summary(deployed(), result, 8443, now=NOW)
-    assert summary["served"] == "down"
+    assert summary["served"]["verdict"] == "down"
+    assert summary["served"]["addresses"]["2001:db8::1"] == {"tls_established": False, "sha256_fingerprint": None,
+                                                              "error": "timed out"}
     assert summary["problems"] == [
         "nginx serves another certificate for www.example.com on 192.0.2.10:8443 (SHA-256 00:11) than "
         f"/usr/local/nginx/conf/www.example.com.crt ({FP}): nginx was not reloaded since the file changed, or "
@@ -97,7 +105,7 @@ def test_every_address_is_judged_on_its_own():
         "site is down there.",
     ]
     wrong = audit_summary(deployed(), probe("127.0.0.1", fingerprint="00:11"), 443, now=NOW)
-    assert wrong["served"] == "no"
+    assert wrong["served"]["verdict"] == "no"
 
 
 def test_cert_check_errors_are_said_as_such():
@@ -127,3 +135,28 @@ def test_the_table_aligns_columns_and_lists_hosts_without_an_audit():
     # every column starts at the same offset on every line
     assert len({line.index("www.example.com") for line in lines[1:3]}) == 1
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_the_report_of_a_fleet_with_an_expiring_and_an_expired_host_validates_against_its_schema():
+    schema = json.loads((Path(__file__).resolve().parents[4] / "docs" / "audit-report.schema.json").read_text())
+    expiring = dict(deployed()["certificate"], not_after="2026-12-19T12:00:00Z")
+    expired = dict(deployed()["certificate"], not_after="2026-11-28T12:00:00Z")
+    hostvars = {
+        "web1": {"nginx_mtls_audit": audit_summary(deployed(), probe("127.0.0.1", "::1"), 443, now=NOW)},
+        "web2": {"nginx_mtls_audit": audit_summary(deployed(certificate=expiring, problems=["expires soon"]),
+                                                   probe("127.0.0.1"), 443, now=NOW)},
+        "web3": {"nginx_mtls_audit": audit_summary(deployed(certificate=expired, problems=["expired"]),
+                                                   probe("127.0.0.1", up=False), 443, now=NOW)},
+        "web4": {"nginx_mtls_server_name": "d.example.com"},
+    }
+    report = json.loads(json.dumps(audit_report(hostvars, ["web1", "web2", "web3", "web4"], now=NOW)))
+    jsonschema.validate(report, schema, format_checker=jsonschema.FormatChecker())
+    assert report["generated_at"] == "2026-11-30T12:00:00Z"
+    assert [(h["host"], h["audited"], h.get("certificate", {}).get("days_left")) for h in report["hosts"]] == [
+        ("web1", True, 40), ("web2", True, 19), ("web3", True, -2), ("web4", False, None)]
+    assert report["hosts"][0]["served"]["addresses"]["::1"]["sha256_fingerprint"] == FP
+    assert report["hosts"][2]["certificate"]["expired"] is True and report["hosts"][2]["problems"][0] == "expired"
+    # the schema refuses what it does not describe
+    report["hosts"][0]["certificate"]["days"] = 40
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(report, schema)
