@@ -522,6 +522,19 @@ def make_leaf(
     return Issued(cert=_with_serial(_sign(builder, issuer.key, hash_alg), issuer.key, serial), key=key)
 
 
+def make_crl(issuer: Issued, next_update_days: float = 30, revoked: Iterable[int] = ()) -> bytes:
+    """A PEM CRL signed by ``issuer``, issued now, revoking the serials ``revoked``."""
+    now = _now()
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer.cert.subject)
+               .last_update(now - datetime.timedelta(hours=1))
+               .next_update(now + datetime.timedelta(days=next_update_days)))
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
@@ -540,7 +553,7 @@ def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float 
 
     With ``key_passphrase``, the server's private key is written encrypted with it (PKCS#8).
 
-    Keys: certificate, private_key, server_ca, client_ca, client_ca_zip, client_cert,
+    Keys: certificate, private_key, server_ca, client_ca, client_ca_zip, crl, client_cert,
     client_key, other_client_cert, other_client_key (same client CA, another subject),
     rogue_client_cert, rogue_client_key (another CA).
     """
@@ -571,6 +584,8 @@ def write_demo(out_dir, server_name: str = "www.example.com", days_valid: float 
         "server_ca": _write(out / "server-root-ca.crt", root.cert_pem()),
         "client_ca": _write(out / "TencentQQAuthCA.crt", client_ca.cert_pem()),
         "client_ca_zip": out / "TencentQQAuthCA.crt.zip",
+        # the client CA's CRL, revoking nothing, due for renewal in 30 days
+        "crl": _write(out / "TencentQQAuthCA.crl", make_crl(client_ca)),
         "client_cert": _write(out / "client.crt", client.cert_pem()),
         "client_key": _write(out / "client.key", client.key_pem(), private=True),
         "other_client_cert": _write(out / "other-client.crt", other.cert_pem()),

@@ -62,6 +62,14 @@ options:
     type: list
     elements: str
     default: []
+  other_paths:
+    description:
+      - Absolute paths elsewhere to report on in RV(files), such as the directory of node_exporter's textfile
+        collector (whether it exists).
+    type: list
+    elements: path
+    default: []
+    version_added: 0.4.0
   read_files:
     description:
       - File names among O(conf_files) whose text to return in RV(contents), for the deployed certificate and
@@ -384,6 +392,7 @@ def main():
             conf_files=dict(type="list", elements="str", default=[]),
             site_files=dict(type="list", elements="str", default=[]),
             read_files=dict(type="list", elements="str", default=[]),
+            other_paths=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -422,7 +431,8 @@ def main():
     conf_files = [os.path.join(conf_dir, name) for name in params["conf_files"]]
     blocks = [os.path.join(site_dir, name) for name in params["site_files"]]
     result["paths"] = dict(zip(params["conf_files"] + params["site_files"], conf_files + blocks))
-    result["files"] = dict((path, file_facts(path)) for path in [conf_path] + conf_files + blocks)
+    reported = [conf_path] + conf_files + blocks + params["other_paths"]
+    result["files"] = dict((path, file_facts(path)) for path in reported)
     result["backups"] = backups_of(conf_files + blocks)
     directories = [conf_dir, site_dir, os.path.dirname(conf_path)]
     result["leftovers"] = [path for block in blocks for path in leftovers(block, directories)]

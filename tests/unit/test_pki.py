@@ -23,8 +23,8 @@ sys.path.insert(0, str(TESTS))
 
 import pki  # noqa: E402
 
-DEMO_KEYS = ("certificate", "private_key", "server_ca", "client_ca", "client_ca_zip", "client_cert", "client_key",
-             "other_client_cert", "other_client_key", "rogue_client_cert", "rogue_client_key")
+DEMO_KEYS = ("certificate", "private_key", "server_ca", "client_ca", "client_ca_zip", "crl", "client_cert",
+             "client_key", "other_client_cert", "other_client_key", "rogue_client_cert", "rogue_client_key")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,8 @@ def test_write_demo_files(demo):
     for name in ("private_key", "client_key", "other_client_key", "rogue_client_key"):
         assert stat.S_IMODE(demo[name].stat().st_mode) == 0o600
         assert demo[name].read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    crl = x509.load_pem_x509_crl(demo["crl"].read_bytes())
+    assert crl.is_signature_valid(load_chain(demo["client_ca"])[0].public_key()) and len(crl) == 0
     with zipfile.ZipFile(demo["client_ca_zip"]) as zf:
         assert zf.namelist() == ["TencentQQAuthCA.crt"]
         assert zf.read("TencentQQAuthCA.crt") == demo["client_ca"].read_bytes()

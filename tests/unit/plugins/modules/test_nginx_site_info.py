@@ -129,9 +129,12 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
         "binary": str(nginx_root / "nginx"),
         "conf_files": ["www.example.com.key", "www.example.com.crt"],
         "site_files": ["www.example.com.conf"],
+        "other_paths": [str(nginx_root / "conf" / "conf.d"), str(nginx_root / "no-exporter")],
     })
     assert result["changed"] is False
     assert result["installed"] is True
+    assert result["files"][conf_dir + "/conf.d"]["exists"] is True
+    assert result["files"][str(nginx_root / "no-exporter")] == {"exists": False}
     assert result["version"] == "1.26.3"
     assert result["conf_dir"] == conf_dir
     assert result["site_dir"] == conf_dir + "/conf.d"
@@ -145,7 +148,7 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
     assert result["files"][conf_dir + "/www.example.com.crt"] == {"exists": False}
     assert result["files"][conf_dir + "/conf.d/www.example.com.conf"] == {"exists": False}
     assert result["files"][conf_dir + "/nginx.conf"]["exists"] is True
-    assert len(result["files"]) == 4
+    assert len(result["files"]) == 6
     assert result["paths"] == {
         "www.example.com.key": conf_dir + "/www.example.com.key",
         "www.example.com.crt": conf_dir + "/www.example.com.crt",

@@ -30,6 +30,7 @@ SECRET_OPTIONS = {
     "cert_check": {"private_key_content", "private_key_passphrase"},
     "nginx_site_info": set(),
     "site_files": {"secret_files.content"},
+    "textfile_metrics": set(),
     "tls_probe": set(),
 }
 # Option names that look like a secret's; the ones here that are not secret are paths to a file.
