@@ -14,8 +14,14 @@ BIN := $(CURDIR)/$(VENV)/bin
 PYTHON_NEWEST ?= $(shell pyenv root 2>/dev/null || echo $${PYENV_ROOT:-$$HOME/.pyenv})/versions/3.13.0/bin/python3.13
 VENV_NEWEST := build/venv-newest
 BIN_NEWEST := $(CURDIR)/$(VENV_NEWEST)/bin
-INSTALLED := $(CURDIR)/build/installed
 VENV_SCAN := build/venv-scan
+# nox and antsibull-nox (requirements-nox.txt): lint, docs and sanity sessions (noxfile.py,
+# antsibull-nox.toml), each in a venv of its own under build/nox, kept between runs (every run
+# still installs the session's pins). nox finds an interpreter by its version on PATH, where
+# pyenv's shims fail: build/nox-bin holds python3.13, a link to PYTHON_NEWEST.
+VENV_NOX := build/venv-nox
+BIN_NOX := $(CURDIR)/$(VENV_NOX)/bin
+NOX = PATH=$(CURDIR)/build/nox-bin:$$PATH $(BIN_NOX)/nox --envdir build/nox --reuse-venv yes --error-on-missing-interpreters
 export MTLS_SCAN_PYTHON := $(CURDIR)/$(VENV_SCAN)/bin/python
 COLLECTIONS := $(CURDIR)/build/collections
 export PATH := $(BIN):$(PATH)
@@ -25,18 +31,20 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
 .PHONY: help venv venv-newest venv-scan collection-link image lint unit ansible-tests sanity molecule test demo demo-clean bench build clean
-.PHONY: installed-copy installed docs ee matrix
+.PHONY: installed-copy installed docs ee matrix venv-nox nox prometheus
 
 help:
 	@echo "make demo        deploy the mTLS site on a throwaway podman host and show the proof"
 	@echo "make demo-clean  remove the demo host"
-	@echo "make test        lint, unit tests, module tests, ansible-test sanity, docs, ee, matrix, installed, molecule"
+	@echo "make test        lint, unit tests, module tests, ansible-test sanity, docs, prometheus, ee, matrix, installed, molecule"
 	@echo "make bench       benchmarks (figures, not tests)"
 	@echo "make build       the collection tarball"
 	@echo "make installed   the tarball checked, installed (build/installed) and deployed by the demo from there"
-	@echo "make docs        antsibull-docs lint of the installed collection's docs"
+	@echo "make docs        antsibull-docs lint of the docs, galaxy-importer on the tarball (nox)"
 	@echo "make ee          execution environment build context (build/ee) for AWX / AAP, checked offline"
-	@echo "make matrix      unit, module and sanity tests on the newest ansible-core claimed (build/venv-newest)"
+	@echo "make matrix      unit and module tests on the newest ansible-core claimed (build/venv-newest)"
+	@echo "make prometheus  promtool: check and unit-test extras/prometheus/nginx_mtls.rules.yml, lint .prom samples"
+	@echo "make nox         every default nox session: lint, ansible-lint, extra-checks, docs-check, sanity on each core"
 
 $(VENV)/.installed: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +60,16 @@ $(VENV_NEWEST)/.installed: requirements-test-newest.txt
 	touch $@
 
 venv-newest: $(VENV_NEWEST)/.installed
+
+$(VENV_NOX)/.installed: requirements-nox.txt
+	@[ -x "$(PYTHON_NEWEST)" ] || { echo "$(PYTHON_NEWEST) not found: set PYTHON_NEWEST to a Python 3.13" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV_NOX)
+	$(BIN_NOX)/pip install --quiet --disable-pip-version-check -r requirements-nox.txt
+	mkdir -p build/nox-bin
+	ln -sfn $(PYTHON_NEWEST) build/nox-bin/python3.13
+	touch $@
+
+venv-nox: $(VENV_NOX)/.installed
 
 # sslyze pins an older cryptography than the tooling: the scan (molecule/scan) gets its own venv.
 $(VENV_SCAN)/.installed: requirements-scan.txt
@@ -75,10 +93,9 @@ image:
 	tests/images/build-image.sh bookworm
 	tests/images/build-image.sh trixie
 
-lint: venv collection-link
-	ruff check plugins tests benchmarks scripts molecule
-	yamllint -s .
-	ansible-lint
+# ruff, yamllint (files and module docs) and ansible-lint run as nox sessions (antsibull-nox.toml).
+lint: venv venv-nox collection-link
+	$(NOX) -s lint ansible-lint extra-checks
 	antsibull-changelog lint
 	python scripts/role_vars_table.py --check
 	for m in cert_check tls_probe nginx_site_info site_files; do ansible-doc chat_callback.mtls.$$m | grep -q "chat_callback.mtls.$$m"; done
@@ -90,9 +107,11 @@ unit: venv collection-link
 ansible-tests: venv collection-link
 	python -m pytest tests/ansible -q -m ansible
 
-sanity: venv
+# ansible-test sanity --venv, without ignore files, on every ansible-core version requires_ansible
+# admits (noxfile.py; scripts/ansible_test_offline_pip.py stands in for the get-pip.py download).
+sanity: venv-nox
 	$(call apt_need,shellcheck git)
-	scripts/ansible-test-sanity.sh
+	$(NOX) -s ansible-test-sanity
 
 molecule: venv venv-scan collection-link image
 	$(call apt_need,openssh-client)
@@ -100,7 +119,7 @@ molecule: venv venv-scan collection-link image
 
 test: venv
 	@start=$$SECONDS; \
-	$(MAKE) --no-print-directory lint unit ansible-tests sanity docs ee matrix installed molecule; \
+	$(MAKE) --no-print-directory lint unit ansible-tests sanity docs prometheus ee matrix installed molecule; \
 	echo "make test: all stages passed in $$((SECONDS - start)) s"
 
 demo: venv collection-link image
@@ -125,11 +144,11 @@ installed-copy: build
 installed: installed-copy image
 	scripts/installed-test.sh demo
 
-# antsibull-docs on the installed copy, the docs users get: module and role docs, markup, and
-# references to this collection and ansible.builtin (`all` would load every installed collection: minutes).
-docs: installed-copy
-	cd $(INSTALLED)/ansible_collections/chat_callback/mtls && ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) \
-		antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs dependent .
+# antsibull-docs lint-collection-docs (nox session docs-check): module and role docs, markup, and
+# references to this collection and ansible.builtin; galaxy-importer on the built tarball
+# (build-import-check), as Galaxy or Automation Hub would import it (antsibull-nox.toml).
+docs: venv-nox
+	$(NOX) -s docs-check build-import-check
 
 # AWX / AAP: `ansible-builder create` writes the execution environment's build context to build/ee;
 # scripts/check_ee.py rehearses its galaxy and introspection stages offline. Building the image
@@ -139,12 +158,22 @@ ee: build
 	ansible-builder create -f execution-environment.yml -c build/ee
 	python scripts/check_ee.py build/ee
 
-# The newest ansible-core requires_ansible claims (the oldest runs in unit, ansible-tests, sanity).
+# Unit and module tests on the newest ansible-core requires_ansible claims (the oldest runs in unit
+# and ansible-tests; sanity runs on every claimed version in `make sanity`).
 matrix: venv venv-newest collection-link
-	$(call apt_need,shellcheck git)
 	python scripts/check_requires_ansible.py
 	$(BIN_NEWEST)/python -m pytest tests/unit tests/ansible -q
-	VENV=$(CURDIR)/$(VENV_NEWEST) scripts/ansible-test-sanity.sh
+
+# promtool (Debian's package prometheus, installed when missing): the alert rules checked and
+# unit-tested, tests/prometheus/sample.prom and any PROM_FILES linted as node_exporter reads them.
+PROM_FILES ?=
+prometheus:
+	scripts/check_prometheus.sh $(PROM_FILES)
+
+# Every default nox session at once (what lint, docs and sanity run of it).
+nox: venv venv-nox collection-link
+	$(call apt_need,shellcheck git)
+	$(NOX)
 
 clean: demo-clean
 	rm -rf build .pytest_cache .ruff_cache

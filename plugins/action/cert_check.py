@@ -32,11 +32,11 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import (
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_options import (
     ARGUMENT_CONSTRAINTS,
     argument_spec,
-    task_result,
 )
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import task_result
 from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import HAS_CRYPTOGRAPHY, MAX_INPUT_SIZE
 
 display = Display()

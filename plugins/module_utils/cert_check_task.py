@@ -12,10 +12,6 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_options import (  # noqa: F401 (handed on)
-    ARGUMENT_CONSTRAINTS,
-    argument_spec,
-)
 from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import check_params, read_file, summarize
 
 # Parsed public facts help the operator of a failed check; the PEM texts are only handed out

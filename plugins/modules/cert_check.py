@@ -402,11 +402,11 @@ from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule  # noqa: E402
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import (  # noqa: E402
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_options import (  # noqa: E402
     ARGUMENT_CONSTRAINTS,
     argument_spec,
-    task_result,
 )
+from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_check_task import task_result  # noqa: E402
 from ansible_collections.chat_callback.mtls.plugins.module_utils.cert_checks import (  # noqa: E402
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,

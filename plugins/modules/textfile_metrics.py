@@ -49,7 +49,7 @@ options:
     required: true
   refresh:
     description:
-      - Set O(stamp) to now: the site changed in this run.
+      - Set O(stamp) to now, because the site changed in this run.
     type: bool
     default: false
   skip_missing_dir:

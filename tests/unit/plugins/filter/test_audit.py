@@ -95,8 +95,8 @@ def test_every_address_is_judged_on_its_own():
     result["addresses"]["2001:db8::1"] = {"tls_established": False, "error": "timed out"}
     summary = audit_summary(deployed(), result, 8443, now=NOW)
     assert summary["served"]["verdict"] == "down"
-    assert summary["served"]["addresses"]["2001:db8::1"] == {"tls_established": False, "sha256_fingerprint": None,
-                                                              "error": "timed out"}
+    down = {"tls_established": False, "sha256_fingerprint": None, "error": "timed out"}
+    assert summary["served"]["addresses"]["2001:db8::1"] == down
     assert summary["problems"] == [
         "nginx serves another certificate for www.example.com on 192.0.2.10:8443 (SHA-256 00:11) than "
         f"/usr/local/nginx/conf/www.example.com.crt ({FP}): nginx was not reloaded since the file changed, or "

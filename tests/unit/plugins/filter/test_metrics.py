@@ -22,8 +22,8 @@ import pki  # noqa: E402
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     files = pki.write_demo(tmp_path_factory.mktemp("pki"))
-    result, _ = task_result({"certificate": str(files["certificate"]), "client_ca": str(files["client_ca"]),
-                             "server_name": "www.example.com"})
+    result = task_result({"certificate": str(files["certificate"]), "client_ca": str(files["client_ca"]),
+                          "server_name": "www.example.com"})[0]
     assert not result.get("failed"), result
     return result
 
