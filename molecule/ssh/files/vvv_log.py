@@ -25,16 +25,23 @@ none do), and how many search strings each kind has (``patterns``).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
+# molecule/shared/files: what the scenarios' log readers share
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "files"))
+from secret_search import (  # noqa: E402
+    MESSAGE_MAX,
+    Withholder,
+    add_secret_options,
+    count_hits,
+    failure_message,
+    load_secrets,
+)
+
 TAIL_LINES = 30
-LINE_MAX = 400
-MESSAGE_MAX = 1200
 MAX_ITEMS = 12
 
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:[a-z]+=\d+\s*)+)$")
@@ -51,64 +58,6 @@ PUT_OR_FETCH = re.compile(r"^<[^>]*> (?:PUT|FETCH) ")
 # machine) Ansible drops a become to root, so only the second one shows here; for a user who runs
 # Ansible as themselves, it is a sudo on their own machine.
 LOCAL_BECOME = re.compile(r"^<[^>]*> (?:EXEC /bin/sh -c '(?:sudo|su)\b|[\w.]+: running the module: become$)")
-
-
-def load_pki(path: str):
-    spec = importlib.util.spec_from_file_location("pki", path)
-    module = importlib.util.module_from_spec(spec)
-    # Its dataclasses look their module up in sys.modules.
-    sys.modules["pki"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def labelled(value: str) -> tuple:
-    label, sep, path = value.partition("=")
-    if not sep or not label or not path:
-        raise argparse.ArgumentTypeError(f"expected LABEL=FILE, got {value!r}")
-    return label, path
-
-
-def load_secrets(args) -> dict:
-    """Kind of secret -> the strings that must not appear."""
-    kinds = {}
-    if args.pki_dir:
-        kinds["a private key line of the test PKI"] = load_pki(args.pki_py).secret_lines(args.pki_dir)
-    for label, path in args.password:
-        kinds[label] = [Path(path).read_text().strip()]
-    for label, path in args.key_file:
-        lines = (line.strip() for line in Path(path).read_text().splitlines())
-        kinds[label] = [line for line in lines if len(line) >= 16 and not line.startswith("-----")]
-    for kind, patterns in kinds.items():
-        if not patterns or "" in patterns:
-            sys.exit(f"no usable search string for {kind}")
-    return kinds
-
-
-class Withholder:
-    def __init__(self, kinds: dict):
-        self.kinds = kinds
-
-    def line(self, line: str) -> str:
-        for kind, patterns in self.kinds.items():
-            if any(pattern in line for pattern in patterns):
-                return f"[a line holding {kind} was withheld]"
-        return line[:LINE_MAX] + (" [...]" if len(line) > LINE_MAX else "")
-
-    def text(self, text: str) -> str:
-        return "\n".join(self.line(line) for line in str(text).splitlines())
-
-
-def failure_message(result: dict) -> str:
-    """The useful part of a failed task's result."""
-    parts = [str(result.get("msg", ""))]
-    for key in ("stderr", "module_stderr", "stdout"):
-        if result.get(key) and result.get(key) not in parts[0]:
-            parts.append(f"{key}: " + str(result[key])[-MESSAGE_MAX // 2:])
-    failed_items = [r for r in result.get("results", []) if isinstance(r, dict) and r.get("failed")]
-    if failed_items:
-        parts.append("first failed item: " + failure_message(failed_items[0]))
-    return " | ".join(part for part in parts if part)[:MESSAGE_MAX]
 
 
 def summary(text: str, rc: int, finds: list, withhold: Withholder) -> dict:
@@ -174,22 +123,9 @@ def summary(text: str, rc: int, finds: list, withhold: Withholder) -> dict:
     }
 
 
-def count_hits(path: str, patterns: list) -> int:
-    # grep -F is Aho-Corasick: hundreds of strings over megabytes of output in a blink. The strings
-    # go through stdin, never into a file or an argument list.
-    result = subprocess.run(["grep", "-c", "-F", "-f", "/dev/stdin", path], input="\n".join(patterns) + "\n",
-                            capture_output=True, text=True, check=False)
-    if result.returncode > 1:
-        sys.exit(f"grep failed on {path}: {result.stderr.strip()}")
-    return int(result.stdout.strip() or 0)
-
-
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vvv_log.py", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--pki-py")
-    parser.add_argument("--pki-dir")
-    parser.add_argument("--password", type=labelled, action="append", default=[])
-    parser.add_argument("--key-file", type=labelled, action="append", default=[])
+    add_secret_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("summary")
     one.add_argument("log")
