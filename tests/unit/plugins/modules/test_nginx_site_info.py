@@ -9,14 +9,12 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils import _site_switch
 from ansible_collections.chat_callback.mtls.plugins.modules import nginx_site_info as site_info
+from ansible_collections.chat_callback.mtls.tests.unit.plugins.modules.module_run import run_module as run_main
 
 DEBIAN_V = """nginx version: nginx/1.22.1
 built with OpenSSL 3.0.11 19 Sep 2023
@@ -88,19 +86,7 @@ def test_pid_alive(tmp_path):
 
 
 def run_module(args):
-    results = {}
-
-    def capture(failed):
-        def _capture(_module, **kwargs):
-            results.update(kwargs, failed=failed)
-            raise SystemExit(0)
-
-        return _capture
-
-    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture(False), fail_json=capture(True))
-    with patched, patch_module_args(args), pytest.raises(SystemExit):
-        site_info.main()
-    return json.loads(json.dumps(results))
+    return run_main(site_info.main, args)
 
 
 @pytest.fixture

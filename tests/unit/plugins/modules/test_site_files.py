@@ -14,10 +14,10 @@ from unittest import mock
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils import _site_files
 from ansible_collections.chat_callback.mtls.plugins.modules import site_files
+from ansible_collections.chat_callback.mtls.tests.unit.plugins.modules.module_run import run_module as run_main
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0IGtleSBtYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\nY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
@@ -27,22 +27,7 @@ GROUP = grp.getgrgid(os.getegid()).gr_name
 
 def run_module(args, check_mode=False, diff=False):
     """The module's result as JSON would carry it, and whether it failed."""
-    results = {}
-
-    def capture(failed):
-        def _capture(_module, msg=None, **kwargs):
-            results.update(kwargs, failed=failed)
-            if msg is not None:
-                results["msg"] = msg
-            raise SystemExit(1 if failed else 0)
-
-        return _capture
-
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture(False), fail_json=capture(True))
-    with patched, patch_module_args(args), pytest.raises(SystemExit):
-        site_files.main()
-    return json.loads(json.dumps(results))
+    return run_main(site_files.main, args, check_mode, diff)
 
 
 def spec(path, content, mode="0644", **extra):

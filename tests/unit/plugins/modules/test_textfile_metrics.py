@@ -4,15 +4,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-from unittest import mock
 
-import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.chat_callback.mtls.plugins.modules import textfile_metrics
+from ansible_collections.chat_callback.mtls.tests.unit.plugins.modules.module_run import run_module as run_main
 
 SAMPLES = [{"name": "nginx_mtls_certificate_not_after_seconds", "help": "Expiry.",
             "labels": {"server_name": "www.example.com"}, "value": 1798761600}]
@@ -21,19 +17,7 @@ STAMP = {"name": "nginx_mtls_last_deploy_timestamp_seconds", "help": "Last chang
 
 
 def run_module(args, check_mode=False):
-    results = {}
-
-    def capture(failed):
-        def _capture(_module, **kwargs):
-            results.update(kwargs, failed=failed)
-            raise SystemExit(0)
-        return _capture
-
-    args = dict(args, _ansible_check_mode=check_mode)
-    patched = mock.patch.multiple(basic.AnsibleModule, exit_json=capture(False), fail_json=capture(True))
-    with patched, patch_module_args(args), pytest.raises(SystemExit):
-        textfile_metrics.main()
-    return json.loads(json.dumps(results))
+    return run_main(textfile_metrics.main, args, check_mode)
 
 
 def test_writes_a_world_readable_file_once_then_leaves_it_alone(tmp_path):
