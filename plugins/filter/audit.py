@@ -17,6 +17,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_common import iso_utc, parse_iso_utc
+
 # The issuer's CN as RFC 4514 writes it (escaped commas stay escaped, as the table shows them).
 _ISSUER_CN = re.compile(r"(?:^|,)CN=((?:[^,\\]|\\.)*)")
 HEADER = ["host", "server name", "not after (UTC)", "days left", "issuer", "client CA SHA-256", "served==file"]
@@ -25,8 +27,7 @@ HEADER = ["host", "server name", "not after (UTC)", "days left", "issuer", "clie
 def _seconds_left(not_after, now):
     if not not_after:
         return None
-    end = datetime.datetime.strptime(not_after, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return (end - now).total_seconds()
+    return (parse_iso_utc(not_after) - now).total_seconds()
 
 
 def _endpoint(address, port):
@@ -163,7 +164,7 @@ def audit_report(hostvars, hosts, now=None):
         else:
             entries.append({"host": host, "server_name": server_name, "audited": False,
                             "problems": ["not audited: the host was unreachable or failed before its audit"]})
-    return {"schema_version": 1, "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "hosts": entries}
+    return {"schema_version": 1, "generated_at": iso_utc(now), "hosts": entries}
 
 
 class FilterModule:

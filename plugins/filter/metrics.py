@@ -15,6 +15,8 @@ import datetime
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.chat_callback.mtls.plugins.module_utils._cert_common import parse_iso_utc
+
 try:
     from cryptography import x509
 except ImportError:  # reported when a CRL is given
@@ -33,8 +35,7 @@ HELP = {
 
 
 def _seconds(iso):
-    moment = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp())
+    return int(parse_iso_utc(iso).timestamp())
 
 
 def _crl_next_update(crl):

@@ -6,11 +6,9 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
-import hashlib
-
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import stale
+from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import sha1, stale
 
 
 def stale_files(files, found):
@@ -18,7 +16,7 @@ def stale_files(files, found):
     paths = []
     for spec in files:
         wanted = {key: spec[key] for key in ("owner", "group", "mode") if spec.get(key) is not None}
-        wanted["checksum"] = hashlib.sha1(to_bytes(spec["content"], errors="surrogate_or_strict")).hexdigest()
+        wanted["checksum"] = sha1(to_bytes(spec["content"], errors="surrogate_or_strict"))
         if stale(found.get(spec["path"], {}), wanted):
             paths.append(spec["path"])
     return paths

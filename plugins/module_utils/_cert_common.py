@@ -63,9 +63,17 @@ def not_valid_after(cert):
         return cert.not_valid_after.replace(tzinfo=_UTC)
 
 
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso_utc(value):
     """``2027-11-26T20:11:00Z``."""
-    return value.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(_UTC).strftime(ISO_UTC)
+
+
+def parse_iso_utc(text):
+    """The aware datetime of an :func:`iso_utc` string (the dates cert_check returns)."""
+    return datetime.datetime.strptime(text, ISO_UTC).replace(tzinfo=_UTC)
 
 
 def days_between(start, end):

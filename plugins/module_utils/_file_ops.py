@@ -132,4 +132,4 @@ def stale(found, wanted):
     content_differs = not found.get("exists") or found.get("checksum") != wanted["checksum"]
     return (["content"] if content_differs else []) + [
         key for key in ("owner", "group", "mode")
-        if key in wanted and (content_differs and not found.get("exists") or str(wanted[key]) != str(found.get(key)))]
+        if key in wanted and str(wanted[key]) != str(found.get(key))]
