@@ -53,15 +53,27 @@ options:
     description:
       - File names in the conf dir to report on in RV(files) (certificate, key, client CA, ...). C(nginx.conf)
         itself is always reported.
-    type: list
-    elements: str
+      - A list of names, or (since 0.4.0) a dict of names whose keys are the keys of their paths in RV(paths).
+    type: raw
     default: []
   site_files:
     description:
-      - File names in the site dir to report on in RV(files) (the server block).
+      - File names in the site dir to report on in RV(files) (the server block), given as O(conf_files) are.
+    type: raw
+    default: []
+  listen_addresses:
+    description:
+      - The addresses the site's C(listen) directives name, for RV(probe_addresses). Empty for a wildcard C(listen).
     type: list
     elements: str
     default: []
+    version_added: 0.4.0
+  listen_ipv6:
+    description:
+      - Whether a wildcard C(listen) also listens on C([::]), for RV(probe_addresses).
+    type: bool
+    default: true
+    version_added: 0.4.0
   other_paths:
     description:
       - Absolute paths elsewhere to report on in RV(files), such as the directory of node_exporter's textfile
@@ -128,6 +140,39 @@ version:
   returned: always
   type: str
   sample: 1.22.1
+openssl_version:
+  description:
+    - The OpenSSL version nginx runs with (C(running with) in C(nginx -V)), else the one it was built with; C(0)
+      when C(nginx -V) names none.
+  returned: always
+  type: str
+  sample: 3.0.17
+  version_added: 0.4.0
+dynamic_modules:
+  description:
+    - The dynamic modules installed in nginx's modules directory (C(--modules-path), else C(<prefix>/modules)),
+      such as C(ngx_http_js_module.so) (njs). Installed is not loaded; C(nginx -t) tells.
+  returned: always
+  type: list
+  elements: str
+  sample: [ngx_http_js_module.so]
+  version_added: 0.4.0
+log_dir:
+  description: The directory of nginx's access log (C(--http-log-path), else C(<prefix>/logs)).
+  returned: always
+  type: str
+  sample: /var/log/nginx
+  version_added: 0.4.0
+probe_addresses:
+  description:
+    - The addresses a client reaches the site on, which the role probes after a reload. O(listen_addresses) when
+      given; for a wildcard C(listen) every address of RV(addresses) but C(::1), which no client uses, and IPv6
+      ones only with O(listen_ipv6) (another server block's C(listen <address>:443) wins over a wildcard there).
+  returned: always
+  type: list
+  elements: str
+  sample: [127.0.0.1, 192.0.2.10]
+  version_added: 0.4.0
 conf_path:
   description: Path of C(nginx.conf).
   returned: always
@@ -175,8 +220,9 @@ os_family:
   sample: Debian
 paths:
   description:
-    - The absolute path of each name of O(conf_files) and O(site_files), keyed by that name (a name in both lists
-      is given its O(site_files) path). The only place the role joins a directory and a file name.
+    - The absolute path of each file of O(conf_files) and O(site_files), keyed by its name, or by its key when they
+      are dicts (a key in both is given its O(site_files) path). The only place the role joins a directory and a
+      file name.
   returned: always
   type: dict
   sample:
@@ -234,42 +280,18 @@ leftovers:
 """
 
 import os
-import re
-import socket
 import time
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import backup_pattern, file_facts
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
+from ansible_collections.chat_callback.mtls.plugins.module_utils._nginx_host import (
+    local_addresses,
+    named,
+    os_family,
+    parse_build_info,
+    probe_addresses,
+)
 from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import include_of, leftovers
-
-_OS_FAMILIES = {
-    "debian": "Debian",
-    "ubuntu": "Debian",
-    "rhel": "RedHat",
-    "fedora": "RedHat",
-    "centos": "RedHat",
-    "rocky": "RedHat",
-    "almalinux": "RedHat",
-}
-
-
-def parse_build_info(text):
-    """Version, conf path and pid path from the output of ``nginx -V``."""
-
-    def option(name):
-        match = re.search(rf"--{re.escape(name)}=(\S+)", text)
-        return match.group(1) if match else ""
-
-    version = re.search(r"nginx/([0-9][0-9.]*)", text)
-    prefix = option("prefix") or "/usr/local/nginx"
-    conf_path = option("conf-path") or "conf/nginx.conf"
-    pid_path = option("pid-path") or "logs/nginx.pid"
-    return {
-        "version": version.group(1) if version else "0",
-        "conf_path": os.path.join(prefix, conf_path),
-        "pid_path": os.path.join(prefix, pid_path),
-    }
-
 
 def includes_site_dir(nginx_conf, conf_dir, site_dir):
     """Whether ``nginx.conf`` text includes ``<site_dir>/*.conf`` (or ``/*``), absolute or relative."""
@@ -338,39 +360,6 @@ def reload_pending(master, paths):
     return bool(changed) and max(changed) > loaded + 0.05
 
 
-def os_family(os_release_text):
-    fields = dict(
-        line.split("=", 1) for line in os_release_text.splitlines() if "=" in line and not line.startswith("#")
-    )
-    ids = [fields.get("ID", "").strip("\"'").lower()] + fields.get("ID_LIKE", "").strip("\"'").lower().split()
-    for os_id in ids:
-        if os_id in _OS_FAMILIES:
-            return _OS_FAMILIES[os_id]
-    return ids[0] or "unknown"
-
-
-def local_addresses(fib_trie, if_inet6):
-    """The host's unicast addresses from the text of /proc/net/fib_trie and /proc/net/if_inet6, loopback first."""
-    found = []
-    last = None
-    for raw in fib_trie.splitlines():
-        line = raw.strip()
-        if line.startswith("|-- "):
-            last = line[4:]
-        elif line == "/32 host LOCAL" and last and last not in found:
-            found.append(last)
-    for line in if_inet6.splitlines():
-        fields = line.split()
-        # address, interface index, prefix length, scope (0x20: link-local, needs an interface), flags, name
-        if len(fields) >= 4 and len(fields[0]) == 32 and fields[3] != "20":
-            packed = bytes.fromhex(fields[0])
-            address = socket.inet_ntop(socket.AF_INET6, packed)
-            if address not in found:
-                found.append(address)
-    loopback = [a for a in ("127.0.0.1", "::1") if a in found] or ["127.0.0.1"]
-    return loopback + [a for a in found if a not in loopback and not a.startswith("127.")]
-
-
 MAX_READ = 1024 * 1024
 
 
@@ -389,8 +378,10 @@ def main():
             conf_dir=dict(type="str", default=""),
             default_conf_path=dict(type="str", default="/etc/nginx/nginx.conf"),
             site_dir=dict(type="str", default=""),
-            conf_files=dict(type="list", elements="str", default=[]),
-            site_files=dict(type="list", elements="str", default=[]),
+            conf_files=dict(type="raw", default=[]),
+            site_files=dict(type="raw", default=[]),
+            listen_addresses=dict(type="list", elements="str", default=[]),
+            listen_ipv6=dict(type="bool", default=True),
             read_files=dict(type="list", elements="str", default=[]),
             other_paths=dict(type="list", elements="path", default=[]),
         ),
@@ -402,7 +393,8 @@ def main():
     binary = module.get_bin_path(params["binary"]) if "/" not in params["binary"] else params["binary"]
     usable = bool(binary) and os.access(binary, os.X_OK)
     result["binary"] = os.path.abspath(binary) if usable else ""
-    build = {"version": "0", "conf_path": params["default_conf_path"], "pid_path": "/run/nginx.pid"}
+    build = {"version": "0", "openssl_version": "0", "conf_path": params["default_conf_path"],
+             "pid_path": "/run/nginx.pid", "log_dir": "/var/log/nginx", "modules_dir": ""}
     if usable:
         rc, out, err = module.run_command([binary, "-V"])
         if rc == 0:
@@ -412,11 +404,13 @@ def main():
             result["nginx_error"] = (err or out).strip() or f"{binary} -V exited with {rc}"
     else:
         result["nginx_error"] = f"{params['binary']} not found"
-    result.update(build)
+    modules_dir = build.pop("modules_dir")
+    result.update(build, dynamic_modules=sorted(os.listdir(modules_dir)) if os.path.isdir(modules_dir) else [])
 
     conf_dir = params["conf_dir"] or os.path.dirname(build["conf_path"])
     site_dir = params["site_dir"] or os.path.join(conf_dir, "conf.d")
     conf_path = os.path.join(conf_dir, "nginx.conf") if params["conf_dir"] else build["conf_path"]
+    addresses = local_addresses(_read("/proc/net/fib_trie"), _read("/proc/net/if_inet6"))
     result.update(
         conf_path=conf_path,
         conf_dir=conf_dir,
@@ -424,19 +418,22 @@ def main():
         site_dir_exists=os.path.isdir(site_dir),
         site_dir_included=includes_site_dir(_read(conf_path), conf_dir, site_dir),
         running=pid_alive(build["pid_path"]),
-        addresses=local_addresses(_read("/proc/net/fib_trie"), _read("/proc/net/if_inet6")),
+        addresses=addresses,
+        probe_addresses=probe_addresses(addresses, params["listen_addresses"], params["listen_ipv6"]),
         service_mgr="systemd" if os.path.isdir("/run/systemd/system") else "other",
         os_family=os_family(_read("/etc/os-release")),
     )
-    conf_files = [os.path.join(conf_dir, name) for name in params["conf_files"]]
-    blocks = [os.path.join(site_dir, name) for name in params["site_files"]]
-    result["paths"] = dict(zip(params["conf_files"] + params["site_files"], conf_files + blocks))
+    conf_names, site_names = named(params["conf_files"]), named(params["site_files"])
+    conf_paths = dict((key, os.path.join(conf_dir, name)) for key, name in conf_names.items())
+    block_paths = dict((key, os.path.join(site_dir, name)) for key, name in site_names.items())
+    conf_files, blocks = list(conf_paths.values()), list(block_paths.values())
+    result["paths"] = dict(conf_paths, **block_paths)
     reported = [conf_path] + conf_files + blocks + params["other_paths"]
     result["files"] = dict((path, file_facts(path)) for path in reported)
     result["backups"] = backups_of(conf_files + blocks)
     directories = [conf_dir, site_dir, os.path.dirname(conf_path)]
     result["leftovers"] = [path for block in blocks for path in leftovers(block, directories)]
-    unknown = sorted(set(params["read_files"]) - set(params["conf_files"]))
+    unknown = sorted(set(params["read_files"]) - set(conf_names.values()))
     if unknown:
         module.fail_json(msg=f"read_files must be among conf_files: {', '.join(unknown)}", **result)
     result["contents"] = {}

@@ -30,17 +30,41 @@ configure arguments: --with-http_ssl_module
 def test_parse_build_info_package():
     assert site_info.parse_build_info(DEBIAN_V) == {
         "version": "1.22.1",
+        "openssl_version": "3.0.11",
         "conf_path": "/etc/nginx/nginx.conf",
         "pid_path": "/run/nginx.pid",
+        "log_dir": "/var/log/nginx",
+        "modules_dir": "/usr/share/nginx/modules",
     }
+
+
+def test_parse_build_info_prefers_the_openssl_nginx_runs_with():
+    text = DEBIAN_V.replace("19 Sep 2023", "19 Sep 2023 (running with OpenSSL 3.5.1 1 Jul 2025)")
+    assert site_info.parse_build_info(text)["openssl_version"] == "3.5.1"
 
 
 def test_parse_build_info_source_build_defaults_under_prefix():
     assert site_info.parse_build_info(SOURCE_BUILD_V) == {
         "version": "1.27.3",
+        "openssl_version": "0",
         "conf_path": "/usr/local/nginx/conf/nginx.conf",
         "pid_path": "/usr/local/nginx/logs/nginx.pid",
+        "log_dir": "/usr/local/nginx/logs",
+        "modules_dir": "/usr/local/nginx/modules",
     }
+
+
+@pytest.mark.parametrize(
+    ("listen_addresses", "listen_ipv6", "expected"),
+    [
+        ([], True, ["127.0.0.1", "192.0.2.10", "2001:db8::10"]),
+        ([], False, ["127.0.0.1", "192.0.2.10"]),
+        (["192.0.2.10"], True, ["192.0.2.10"]),
+    ],
+)
+def test_probe_addresses_are_the_listen_addresses_or_every_reachable_one(listen_addresses, listen_ipv6, expected):
+    addresses = ["127.0.0.1", "::1", "192.0.2.10", "2001:db8::10"]
+    assert site_info.probe_addresses(addresses, listen_addresses, listen_ipv6) == expected
 
 
 @pytest.mark.parametrize(
@@ -139,6 +163,21 @@ def test_module_reports_installed_nginx_and_files(nginx_root):
         "www.example.com.key": conf_dir + "/www.example.com.key",
         "www.example.com.crt": conf_dir + "/www.example.com.crt",
         "www.example.com.conf": conf_dir + "/conf.d/www.example.com.conf",
+    }
+
+
+def test_module_keys_the_paths_of_named_files_by_their_keys(nginx_root):
+    conf_dir = str(nginx_root / "conf")
+    result = run_module({
+        "binary": str(nginx_root / "nginx"),
+        "conf_files": {"private_key": "www.example.com.key"},
+        "site_files": {"site_conf": "www.example.com.conf"},
+        "read_files": ["www.example.com.key"],
+    })
+    assert result["contents"] == {conf_dir + "/www.example.com.key": "not really a key"}
+    assert result["paths"] == {
+        "private_key": conf_dir + "/www.example.com.key",
+        "site_conf": conf_dir + "/conf.d/www.example.com.conf",
     }
 
 
