@@ -101,7 +101,9 @@ lint: venv venv-nox collection-link
 	for m in cert_check tls_probe nginx_site_info site_files; do ansible-doc chat_callback.mtls.$$m | grep -q "chat_callback.mtls.$$m"; done
 	for p in deploy rotate audit; do ansible-playbook -i demo/inventory.yml chat_callback.mtls.$$p --syntax-check; done
 
+# njs (Debian's CLI of nginx's JavaScript engine) runs the callback module's unit test.
 unit: venv collection-link
+	$(call apt_need,njs)
 	python -m pytest tests/unit -q
 
 ansible-tests: venv collection-link
@@ -161,6 +163,7 @@ ee: build
 # Unit and module tests on the newest ansible-core requires_ansible claims (the oldest runs in unit
 # and ansible-tests; sanity runs on every claimed version in `make sanity`).
 matrix: venv venv-newest collection-link
+	$(call apt_need,njs)
 	python scripts/check_requires_ansible.py
 	$(BIN_NEWEST)/python -m pytest tests/unit tests/ansible -q
 
