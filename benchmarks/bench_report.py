@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """results.md: the Markdown report of the figures the sections left in ``res``, one table per section.
 
-render() writes the whole file; section 1b (SSH) is bench_ssh.render's.
+render() writes the whole file; section 1b (SSH) is bench_ssh.render's, section 7 (the callback check)
+bench_callback.render's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+import bench_callback
 import bench_ssh
 from bench_common import IMAGES, PORT_MTLS, PORT_PLAIN, SERVER_NAME, fmt_s
 from bench_tls import TLS_CLIENTS, TLS_FLOOR_PORT
@@ -24,6 +26,7 @@ def render(info: dict, res: dict, args) -> str:
     out += render_module(res)
     out += tls_render(res, args)
     out += render_profile(res)
+    out += bench_callback.render(res)
     out += render_knobs(res)
     return "\n".join(out)
 

@@ -17,7 +17,9 @@ measures, each figure the median of several runs:
    ``ssl_verify_client`` (a bench-only plain-TLS server block on another port): the handshake with
    ``openssl s_time`` in the host container (and from this machine as a cross-check), nginx CPU per
    handshake above a plain-HTTP floor; the whole request with a Python ``ssl`` client;
-6. where the idempotent re-run spends its time: per task (profile_tasks) and podman round trips.
+6. where the idempotent re-run spends its time: per task (profile_tasks) and podman round trips;
+7. the callback check (``nginx_mtls_callback_token``, njs): the role deployed with a token, requests/s and
+   nginx CPU per resumed mTLS request with and without the check (benchmarks/bench_callback.py).
 
 Section ``ssh`` (benchmarks/bench_ssh.py): deploy, re-run and rotations of one host over SSH, as users run them.
 
@@ -29,8 +31,8 @@ publish only 127.0.0.1:18490-18491 (the SSH host: port 22 on a free one) and are
 This file holds the options and the order of the sections; the rest is in its neighbours:
 bench_common (names, ports, images, log, run), bench_hosts (podman hosts, PKI, inventories, the
 machine), bench_runner (ansible-playbook runs, timed and parsed), bench_sections (cold, single,
-fleet, module, profile, knobs), bench_tls (section 5), bench_ssh (section ssh) and bench_report
-(results.md).
+fleet, module, profile, knobs), bench_tls (section 5), bench_ssh (section ssh), bench_callback (section
+callback, 7) and bench_report (results.md).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import bench_ssh  # noqa: E402
+from bench_callback import section_callback  # noqa: E402
 from bench_common import IMAGES, REPO, T0, BenchError, load, log  # noqa: E402
 from bench_hosts import Hosts, ensure_nginx_image, machine_info, make_inputs, preflight  # noqa: E402
 from bench_report import render  # noqa: E402
@@ -70,7 +73,7 @@ from bench_sections import (  # noqa: E402
 )
 from bench_tls import section_tls  # noqa: E402
 
-SECTIONS = ("cold", "single", "ssh", "fleet", "module", "tls", "profile")
+SECTIONS = ("cold", "single", "ssh", "fleet", "module", "tls", "profile", "callback")
 OPTIONAL_SECTIONS = ("knobs",)  # only with --only
 
 
@@ -94,6 +97,11 @@ def parse_args(argv):
                         help="where openssl s_time measures the handshake: in the host container against "
                              "127.0.0.1 there, from this machine through the published port (the mTLS block "
                              "only), both (default; a missing openssl CLI leaves its rows out) or off")
+
+    parser.add_argument("--callback-seconds", type=float, default=3.0,
+                        help="seconds per run of the callback section (each variant, each round); default 3")
+    parser.add_argument("--callback-rounds", type=int, default=5,
+                        help="rounds of the callback section, with and without the check in each; default 5")
     parser.add_argument("--only", default="", help=f"comma-separated sections to run: {','.join(SECTIONS)}; "
                         "also knobs (idempotent re-run with connection settings changed), never run by default")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
@@ -107,13 +115,15 @@ def parse_args(argv):
     args.fleet = sorted({int(n) for n in args.fleet.split(",") if n.strip()})
     if not args.fleet or min(args.fleet) < 1 or max(args.fleet) > 8:
         parser.error("--fleet sizes must be between 1 and 8")
-    for opt in ("runs", "cold_runs", "fleet_runs", "module_runs", "tls_max"):
+    for opt in ("runs", "cold_runs", "fleet_runs", "module_runs", "tls_max", "callback_rounds"):
         if getattr(args, opt) < 1:
             parser.error(f"--{opt.replace('_', '-')} must be at least 1")
     if args.budget_minutes < 0:
         parser.error("--budget-minutes must not be negative")
     if not 0 < args.tls_seconds <= 60:
         parser.error("--tls-seconds must be in (0, 60]")
+    if not 0 < args.callback_seconds <= 60:
+        parser.error("--callback-seconds must be in (0, 60]")
     only = {s for s in args.only.split(",") if s}
     skip = {s for s in args.skip.split(",") if s}
     unknown = (only | skip) - set(SECTIONS + OPTIONAL_SECTIONS)
@@ -157,7 +167,7 @@ def main(argv=None) -> int:
         inputs = make_inputs(work)
         pb = Playbook(work)
         res: dict = {}
-        needs_hosts = set(args.sections) & {"single", "ssh", "fleet", "tls", "profile"}
+        needs_hosts = set(args.sections) & {"single", "ssh", "fleet", "tls", "profile", "callback"}
         if needs_hosts:
             info["nginx_image"] = ensure_nginx_image(hosts, args.rebuild_image)
         ctx = Ctx(args=args, hosts=hosts, work=work, inputs=inputs, pb=pb, res=res, info=info)
@@ -165,7 +175,7 @@ def main(argv=None) -> int:
             section_cold(ctx)
         if "single" in args.sections:
             section_single(ctx)
-        elif set(args.sections) & {"tls", "profile", "knobs"}:
+        elif set(args.sections) & {"tls", "profile", "knobs", "callback"}:
             setup_single(ctx)
         if "ssh" in args.sections:
             bench_ssh.section_ssh(ctx)
@@ -179,6 +189,10 @@ def main(argv=None) -> int:
             section_profile(ctx)
         if "knobs" in args.sections:
             section_knobs(ctx)
+        # Last of the sections on the one host: it redeploys that host with the token, which the
+        # idempotent re-runs of profile and knobs would otherwise see as a change.
+        if "callback" in args.sections:
+            section_callback(ctx)
         extra_rounds(ctx)
         finish_rounds(ctx)
         info["budget_cut"] = sorted(ctx.budget_cut)

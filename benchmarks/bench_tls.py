@@ -38,6 +38,9 @@ TLS_CLIENTS = {
 TLS_CLIENT_DIR = "/tmp/mtls-bench-client"  # in the host container: client certificate, key, server root CA
 TLS_FLOOR_PORT = 8080  # bench-only plain-HTTP server block, in the container only
 ACCESS_LOG = "/var/log/nginx/access.log"
+# The role's own JSON access log (nginx_mtls_access_log, on by default): when it is there, the role's
+# block and the bench's copies of it log there, not to ACCESS_LOG.
+SITE_LOG = f"/var/log/nginx/{SERVER_NAME}.mtls.log"
 TLS_STIME_SH = """echo "T0 $(date +%s%N)"
 openssl s_time -connect "127.0.0.1:$PORT" -cert "$D/client.crt" -key "$D/client.key" \
     -CAfile "$D/server-root-ca.crt" "-$PROTO" "-$MODE" -www / -time "$SECS"
@@ -189,7 +192,10 @@ def add_plain_server(host: str, server_block: str) -> None:
     """Bench-only server blocks, written by hand next to the role's: the same block on 8443 without
     client verification, and a plain-HTTP copy on 127.0.0.1:8080 (not published), the floor."""
     plain, floor = [], []
-    for line in server_block.splitlines():
+    # Only the server {} itself: what the role's file declares before it (maps, log_format) is declared
+    # once for all, and nginx refuses a second declaration of the same name.
+    start = server_block.find("\nserver {")
+    for line in server_block[start + 1:].splitlines():
         stripped = line.strip()
         if stripped.startswith("listen [::]"):
             continue
@@ -221,10 +227,13 @@ def tls_install_client(host: str, inputs: dict) -> None:
 def tls_server_state(host: str, since=None) -> dict:
     """nginx CPU seconds so far (utime + stime of the master and workers, /proc), the access log's
     length, and the HTTP statuses it logged after line `since`."""
-    script = ("for p in $(pgrep -x nginx); do cat /proc/$p/stat 2>/dev/null; done; "
-              f"echo \"LOG $(wc -l < {ACCESS_LOG})\"")
+    script = (f"L={SITE_LOG}; [ -f $L ] || L={ACCESS_LOG}; "
+              "for p in $(pgrep -x nginx); do cat /proc/$p/stat 2>/dev/null; done; "
+              "echo \"LOG $(wc -l < $L)\"")
     if since is not None:
-        script += f"; tail -n +{since + 1} {ACCESS_LOG} | awk '{{print \"HTTP\", $9}}' | sort | uniq -c"
+        # the status: the JSON log's "status" field, else the combined format's 9th field
+        script += (f"; tail -n +{since + 1} $L | awk '{{ if (match($0, /\"status\":[0-9]+/)) "
+                   "print \"HTTP\", substr($0, RSTART + 9, RLENGTH - 9); else print \"HTTP\", $9 }' | sort | uniq -c")
     ticks, lines, statuses = 0, 0, {}
     for line in exec_in(host, script).splitlines():
         status = re.match(r"^\s*(\d+) HTTP (\S+)$", line)
