@@ -310,7 +310,6 @@ def callback_round(ctx: ssl.SSLContext, token: str, cpu: NginxCpu, order, *, sec
             for key, a in acc.items()}
 
 
-
 def summary(runs: list) -> dict:
     row = {key: median([s[key] for s in runs]) for key in ("rate", "ms", "server_cpu_us", "client_cpu_us", "load")}
     row.update({"runs": len(runs), "count": sum(s["count"] for s in runs), "reused": sum(s["reused"] for s in runs),

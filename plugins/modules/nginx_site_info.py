@@ -293,6 +293,7 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils._nginx_host imp
 )
 from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import include_of, leftovers
 
+
 def includes_site_dir(nginx_conf, conf_dir, site_dir):
     """Whether ``nginx.conf`` text includes ``<site_dir>/*.conf`` (or ``/*``), absolute or relative."""
     return include_of(nginx_conf, conf_dir, site_dir) is not None
