@@ -21,7 +21,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import ssl
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from urllib.parse import urlencode
 from bench_common import (CONF_DIR, PORT_MTLS, PORT_PLAIN, SERVER_NAME, SINGLE, BenchError, load, load1, log, median,
                           run)
 from bench_hosts import exec_in, write_inventory
-from bench_tls import tls_context
+from bench_tls import tls_connection, tls_context
 
 TARGET_PCT = 10.0  # issue #14: the check costs under 10 % of a resumed mTLS request
 SDKAPPID = "1400000000"
@@ -167,22 +166,9 @@ def callback_path(token: str, *, sign_ok: bool = True, sdkappid: str = SDKAPPID,
 
 
 def request(ctx: ssl.SSLContext, port: int, path: str, session=None):
-    """TCP connect, handshake (resuming `session`), one GET, the whole response, close: no keep-alive,
-    so every request is one handshake."""
-    data = f"GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n".encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as bench_tls: no Nagle + delayed ACK
-        with ctx.wrap_socket(raw, server_hostname=SERVER_NAME, session=session) as tls:
-            tls.sendall(data)
-            body = b""
-            for _chunk in range(64):  # bounded: the static page is a few hundred bytes
-                chunk = tls.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-            # TLS 1.3 tickets come after the handshake: the session to resume is taken after the response.
-            status = int(body.split(b" ", 2)[1]) if body.startswith(b"HTTP/") else 0
-            return status, tls.session_reused, tls.session
+    """One request, one handshake (no keep-alive): status, whether the session was reused, the session."""
+    _version, reused, new_session, status = tls_connection(ctx, port, session, path)
+    return status, reused, new_session
 
 
 def sanity_checks(ctx: ssl.SSLContext, token: str) -> list:

@@ -336,9 +336,9 @@ def tls_context(inputs: dict, version: str) -> ssl.SSLContext:
     return ctx
 
 
-def tls_connection(ctx: ssl.SSLContext, port: int, session=None):
-    """TCP connect, handshake, GET /, read the whole response (Connection: close)."""
-    request = f"GET / HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n".encode()
+def tls_connection(ctx: ssl.SSLContext, port: int, session=None, path: str = "/"):
+    """TCP connect, handshake (resuming `session`), GET `path`, read the whole response (Connection: close)."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         # Like curl: without it, Nagle + delayed ACK add ~40 ms to a TLS 1.2 resumption.
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
