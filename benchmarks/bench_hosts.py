@@ -114,8 +114,12 @@ def ensure_nginx_image(hosts: Hosts, rebuild: bool) -> str:
     name = PREFIX + "build"
     log(f"building {IMAGES['nginx']}: {IMAGES['base']} + apt-get install nginx (from the Debian mirror), podman commit")
     hosts.start([name], IMAGES['base'])
+    # The lists go, and with them what apt's cache_valid_time reads (the "updated" stamp, else the lists
+    # dir's mtime): left fresh, the role's apt takes the empty cache as up to date for the hour after
+    # the build, and njs is then "not available".
     exec_in(name, "export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq nginx "
-            ">/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/* && nginx -v", timeout=900)
+            ">/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp "
+            "&& touch -d @0 /var/lib/apt/lists && nginx -v", timeout=900)
     run(["podman", "stop", "-t", "30", name], timeout=60)
     run(["podman", "commit", "-q", "--change", f"LABEL {BASE_LABEL}={base_id}", name, IMAGES['nginx']], timeout=300)
     hosts.remove([name])
