@@ -12,6 +12,7 @@ paths is computed anywhere else. The plan never holds a secret's value.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -95,10 +96,8 @@ def typed(values):
     for name in _BOOLS:
         value = _v(values, name)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(TypeError):
                 result[f"nginx_mtls_{name}"] = boolean(value, strict=True)
-            except TypeError:
-                pass
     return result
 
 
