@@ -29,6 +29,15 @@ def site_deployed(site, nginx, check=None, proven=None):
     return _site_plan.deployed(site, nginx, check, proven)
 
 
+def site_secret_digests(site, contents):
+    """nginx_site_info's secrets option: HMACs of the secret files this deploy writes, under a key of this call."""
+    try:
+        return _site_plan.secret_digests(site, contents)
+    except KeyError as error:
+        raise AnsibleFilterError(f"site_secret_digests: no content for {error}") from error
+
+
 class FilterModule:
     def filters(self):
-        return {"site_plan": site_plan, "site_layout": site_layout, "site_deployed": site_deployed}
+        return {"site_plan": site_plan, "site_layout": site_layout, "site_deployed": site_deployed,
+                "site_secret_digests": site_secret_digests}

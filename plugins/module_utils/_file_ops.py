@@ -9,11 +9,14 @@ __metaclass__ = type  # noqa: UP001
 import contextlib
 import grp
 import hashlib
+import hmac
 import os
 import pwd
 import re
+import shutil
 import stat
 import tempfile
+import time
 
 
 class FileError(Exception):
@@ -68,6 +71,54 @@ def write_atomically(module, path, b_content, prefix=None):
             os.umask(umask)
 
 
+def space_left(path):
+    """Which file system ``path`` (or its nearest existing parent) is on, and how much of it is free, in words."""
+    directory = path
+    while directory and not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    mount = os.path.realpath(directory or "/")
+    while not os.path.ismount(mount):
+        mount = os.path.dirname(mount)
+    fs = os.statvfs(directory or "/")
+    return f"the file system mounted on {mount} has {fs.f_bavail * fs.f_frsize} bytes free"
+
+
+def backup_copy(path, secret):
+    """A copy of ``path`` next to it, named as backup_pattern() reads (as AnsibleModule.backup_local names it).
+
+    It is 0600 from its first byte (backup_local's copy starts 0644 under the usual umask and is
+    chmod-ed only once whole, so a local user may open a copy of a private key meanwhile), takes the
+    original's owner, times and, unless ``secret``, mode once whole, and is removed when the copy
+    fails (a full disk leaves no partial copy). Returns its path, or "" when ``path`` is no file.
+    """
+    if not os.path.isfile(path) or os.path.islink(path):
+        return ""
+    st = os.stat(path)
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S")
+    for attempt in range(100):
+        # the name of a backup a killed run of the same pid left in the same second is never reused
+        backup = f"{path}.{os.getpid()}{attempt or ''}.{stamp}~"
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            break
+        except FileExistsError:
+            if attempt == 99:
+                raise
+    try:
+        with os.fdopen(fd, "wb") as copy, open(path, "rb") as original:
+            shutil.copyfileobj(original, copy)
+            copy.flush()
+            os.fsync(copy.fileno())
+            os.fchown(copy.fileno(), st.st_uid, st.st_gid)
+            os.fchmod(copy.fileno(), 0o600 if secret else stat.S_IMODE(st.st_mode))
+        os.utime(backup, ns=(st.st_atime_ns, st.st_mtime_ns))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(backup)
+        raise
+    return backup
+
+
 def backup_pattern(name):
     """Names of the backups of a file called ``name``, as this collection and ansible.builtin.copy make them."""
     return re.compile(re.escape(name) + r"\.\d+\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~$")
@@ -106,9 +157,17 @@ def attributes(path):
     return {"exists": True, "owner": owner, "group": group, "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
 
 
-def file_facts(path):
-    """attributes() plus, for a regular file that can be read, the SHA-1 of its content as "checksum"."""
+def file_facts(path, secret=None):
+    """attributes() plus, for a regular file that can be read, the SHA-1 of its content as "checksum".
+
+    A secret file gets no checksum; with ``secret`` = (key, HMAC-SHA256 of the wanted content under
+    key), "content_matches" says whether the file holds that content.
+    """
     facts = attributes(path)
+    if secret is not None:
+        if facts["exists"] and secret[1] is not None:
+            facts["content_matches"] = _hmac_matches(path, *secret)
+        return facts
     if facts["exists"] and os.path.isfile(path) and not os.path.islink(path):
         try:
             digest = hashlib.sha1()
@@ -121,6 +180,17 @@ def file_facts(path):
     return facts
 
 
+def _hmac_matches(path, key, digest):
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            mac = hmac.new(bytes.fromhex(key), handle.read(), hashlib.sha256)
+    except (OSError, ValueError):
+        return False
+    return hmac.compare_digest(mac.hexdigest(), digest)
+
+
 def stale(found, wanted):
     """What of a file must be written: the names among content, owner, group and mode that differ.
 
@@ -129,7 +199,10 @@ def stale(found, wanted):
     one that could not be read differs in everything. The one rule for "this file is up to date":
     site_files applies it on the host, the stale_files filter on what nginx_site_info reported.
     """
-    content_differs = not found.get("exists") or found.get("checksum") != wanted["checksum"]
+    if "content_matches" in found:  # a secret file, compared on the host (nginx_site_info's secrets)
+        content_differs = not found.get("exists") or not found["content_matches"]
+    else:
+        content_differs = not found.get("exists") or found.get("checksum") != wanted["checksum"]
     return (["content"] if content_differs else []) + [
         key for key in ("owner", "group", "mode")
         if key in wanted and str(wanted[key]) != str(found.get(key))]

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function  # noqa: UP010
 
 __metaclass__ = type  # noqa: UP001
 
+import errno
 import os
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -13,10 +14,12 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import (
     FileError,
     attributes,
+    backup_copy,
     existing,
     stale,
     prune_backups,
     sha1,
+    space_left,
     write_atomically,
 )
 from ansible_collections.chat_callback.mtls.plugins.module_utils._site_switch import SiteSwitch
@@ -45,7 +48,7 @@ def recorded_arguments(module, path, was):
 
 
 def make_backup(module, path, entry, secret):
-    backup_file = module.backup_local(path)
+    backup_file = backup_copy(path, secret)
     if backup_file:
         entry["backup_file"] = backup_file
         if module.params["backup_keep"] and not secret:
@@ -90,11 +93,17 @@ def handle_file(module, spec, b_content, secret, entry):
     return diff
 
 
-def reason(ex):
+def reason(ex, path=None):
+    """What went wrong, in words; a full disk also says which file system and how much is free."""
     text = str(ex) or type(ex).__name__
     cause = ex.__cause__
     if cause is not None and str(cause) not in text:
         text = f"{text} ({cause})"
+    full = [e for e in (ex, cause) if isinstance(e, OSError) and e.errno == errno.ENOSPC] or (
+        [ex] if "No space left on device" in text else [])
+    where = getattr(full[0], "filename", None) or path if full else None
+    if where:
+        text = f"{text}: {space_left(where)}"
     return text
 
 
@@ -109,8 +118,8 @@ def write_plainly(module, entries, files, diffs):
         files[spec["path"]] = entry = {"changed": False, "content_changed": False, "checksum": sha1(b_content)}
         try:
             diff = handle_file(module, spec, b_content, secret, entry)
-        except Exception as ex:  # AnsibleModule's backup_local and atomic_move raise plain Exception
-            raise FileError(f"{spec['path']}: {reason(ex)}") from None
+        except Exception as ex:  # AnsibleModule's atomic_move raises plain Exception
+            raise FileError(f"{spec['path']}: {reason(ex, spec['path'])}") from None
         if diff:
             diffs.append(diff)
 
@@ -174,7 +183,7 @@ def undo_switched(module, files, result):
     wanted, changed, same = {}, [], []
     for path, was in sorted(undo.get("files", {}).items()):
         kind, now = existing(path)
-        files[path] = entry = {"changed": False, "content_changed": False}
+        files[path] = {"changed": False, "content_changed": False}
         if not was.get("exists"):
             wanted[path] = (None, None)
             (changed if kind != "missing" else same).append(path)
@@ -186,7 +195,6 @@ def undo_switched(module, files, result):
                 content = handle.read()
         wanted[path] = (content, file_args)
         (changed if content != now or kind != "file" else same).append(path)
-        entry["checksum"] = sha1(content or b"")
     if switch.block not in wanted:
         _kind, now = existing(switch.block)
         args = recorded_arguments(module, switch.block, attributes(switch.block)) if now is not None else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import os
 import re
 
@@ -237,6 +238,7 @@ def plan(values, search_path=(), deploy=True):
     result["id"] = site_id(server)
     result["conf_files"] = dict({name: _v(values, f"{name}_name") for name in SOURCES[:4]}, **_derived_names(server))
     result["site_files"] = {"site_conf": _v(values, "site_conf_name")}
+    result["no_checksum"] = [key for key, spec in FILES.items() if spec[2]]
     result["other_paths"] = [result["metrics_dir"]] if result["metrics_auto"] else []
     return result
 
@@ -333,15 +335,38 @@ def layout(site, nginx, contents=None):
     return result
 
 
+def _content(key, contents):
+    """The text of the file ``key``: as given, or made of the passphrase or the token."""
+    if key == "password_file":
+        return f"{contents.get('passphrase', '')}\n"
+    if key == "callback_conf":
+        return f'set $nginx_mtls_callback_token "{contents.get("token", "")}";\n'
+    return contents[key]
+
+
 def _with_contents(files, contents):
-    derived = {"password_file": f"{contents.get('passphrase', '')}\n",
-               "callback_conf": f'set $nginx_mtls_callback_token "{contents.get("token", "")}";\n'}
     public, secret = [], []
     for spec in files:
         entry = {key: spec[key] for key in ("path", "mode", "owner", "group")}
-        entry["content"] = derived[spec["key"]] if spec["key"] in derived else contents[spec["key"]]
+        entry["content"] = _content(spec["key"], contents)
         (secret if spec["secret"] else public).append(entry)
     return public, secret
+
+
+def secret_digests(site, contents):
+    """What nginx_site_info compares the site's secret files with, on the host (its no_log option secrets).
+
+    A digest of a secret in a task result is the secret when it is short (sha1("hunter2\n") is a
+    dictionary look-up away): the host compares HMACs under a key made for this call alone, never
+    shown, and answers only whether each file matches.
+    """
+    key = os.urandom(32)
+    digests = {}
+    for name in _written(site):
+        if FILES[name][2]:
+            text = _content(name, contents).encode("utf-8", "surrogateescape")
+            digests[name] = hmac.new(key, text, hashlib.sha256).hexdigest()
+    return {"key": key.hex(), "digests": digests}
 
 
 def deployed(site, nginx, check=None, proven=None):

@@ -82,6 +82,21 @@ options:
     elements: path
     default: []
     version_added: 0.4.0
+  no_checksum:
+    description:
+      - Keys of O(conf_files) and O(site_files) whose files are secret (a private key, a passphrase, a token).
+        RV(files) gives them no V(checksum).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
+  secrets:
+    description:
+      - What to compare the files of O(no_checksum) with on the host - V(key), a hex HMAC-SHA256 key made for this call,
+        and V(digests), the HMAC of each file's wanted content by its key. RV(files) then says V(content_matches) for
+        them, and nothing derived from their content leaves the host. Never logged.
+    type: dict
+    version_added: 0.4.0
   read_files:
     description:
       - File names among O(conf_files) whose text to return in RV(contents), for the deployed certificate and
@@ -235,11 +250,14 @@ files:
       V(group).
     - V(checksum) is the SHA-1 of a regular file's content (as M(ansible.builtin.stat) reports it), so that a caller
       can tell an up-to-date file without one more round trip. Symbolic links and unreadable files have none.
+    - A file of O(no_checksum) has no V(checksum) (a digest of a short secret is the secret); when O(secrets) has a
+      digest for it, V(content_matches) says whether it holds that content.
   returned: always
   type: dict
   sample:
-    /etc/nginx/www.example.com.key:
-      {exists: true, mode: "0600", owner: root, group: root, checksum: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed}
+    /etc/nginx/www.example.com.key: {exists: true, mode: "0600", owner: root, group: root, content_matches: true}
+    /etc/nginx/www.example.com.crt:
+      {exists: true, mode: "0644", owner: root, group: root, checksum: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed}
     /etc/nginx/conf.d/www.example.com.conf: {exists: false}
 backups:
   description:
@@ -385,6 +403,8 @@ def main():
             listen_ipv6=dict(type="bool", default=True),
             read_files=dict(type="list", elements="str", default=[]),
             other_paths=dict(type="list", elements="path", default=[]),
+            no_checksum=dict(type="list", elements="str", default=[]),
+            secrets=dict(type="dict", no_log=True),
         ),
         supports_check_mode=True,
     )
@@ -430,7 +450,10 @@ def main():
     conf_files, blocks = list(conf_paths.values()), list(block_paths.values())
     result["paths"] = dict(conf_paths, **block_paths)
     reported = [conf_path] + conf_files + blocks + params["other_paths"]
-    result["files"] = dict((path, file_facts(path)) for path in reported)
+    paths, secrets = result["paths"], params["secrets"] or {}
+    secret = dict((paths[key], (secrets.get("key"), secrets.get("digests", {}).get(key)))
+                  for key in params["no_checksum"] if key in paths)
+    result["files"] = dict((path, file_facts(path, secret.get(path))) for path in reported)
     result["backups"] = backups_of(conf_files + blocks)
     directories = [conf_dir, site_dir, os.path.dirname(conf_path)]
     result["leftovers"] = [path for block in blocks for path in leftovers(block, directories)]

@@ -163,9 +163,8 @@ options:
     type: dict
     version_added: 0.3.0
 notes:
-  - The V(checksum) in RV(files) of a secret file is the SHA-1 of its content, as M(ansible.builtin.stat) and
-    M(chat_callback.mtls.nginx_site_info) report it for any file. For a short, guessable secret (a passphrase) that
-    is enough to guess it; do not show registered results of this module where the secret matters.
+  - RV(files) gives no V(checksum) for a file of O(secret_files), nor for any file O(undo) puts back. A digest of a
+    short, guessable secret (a passphrase) is enough to guess it.
 seealso:
   - module: ansible.builtin.copy
   - module: chat_callback.mtls.nginx_site_info
@@ -229,7 +228,8 @@ RETURN = r"""
 files:
   description:
     - For each file handled, keyed by its path as given, whether it V(changed) (content, owner, group or mode),
-      whether its V(content_changed), the V(checksum) (SHA-1) of the content given and, when a backup was made, the
+      whether its V(content_changed), the V(checksum) (SHA-1) of the content given (not for a secret file, nor with
+      O(undo)) and, when a backup was made, the
       V(backup_file) and (with O(backup_keep)) the older backups it removed as V(backups_removed). Never the
       content.
     - In check mode, what would change; no backups.
@@ -244,7 +244,7 @@ files:
       checksum: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
       backup_file: /etc/nginx/www.example.com.crt.4711.2025-01-31@12:00:00~
     /etc/nginx/www.example.com.key:
-      {changed: false, content_changed: false, checksum: 7c4a8d09ca3762af61e59520943dc26494f8941b}
+      {changed: false, content_changed: false}
 undo:
   description:
     - With O(nginx), what this run changed, for O(undo) (no content). For each changed file whether it
@@ -402,10 +402,14 @@ def main():
     except Refused as ex:
         error = f"nginx -t refused the new configuration (no file was changed): {ex}"
         result.update(refused=True, nginx_said=str(ex))
-    except Exception as ex:  # AnsibleModule's backup_local and atomic_move raise plain Exception
-        error = reason(ex)
+    except Exception as ex:  # AnsibleModule's atomic_move raises plain Exception
+        error = reason(ex, os.path.dirname((module.params["nginx"] or {}).get("conf_path") or "") or None)
     finally:
         module.handling_file = False
+    # a digest of a short secret is the secret: none leaves the host
+    for spec, secret in entries:
+        if secret and spec["path"] in files:
+            files[spec["path"]].pop("checksum", None)
     changed = result.pop("changed", None)
     if changed is None:
         changed = any(e["changed"] for e in files.values())

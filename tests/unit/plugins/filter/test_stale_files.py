@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from ansible_collections.chat_callback.mtls.plugins.filter.stale_files import stale_files
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import file_facts, stale
@@ -47,3 +48,18 @@ def test_the_filter_agrees_with_what_file_facts_reads_on_disk(tmp_path):
     assert stale_files([spec], {str(path): found}) == []
     path.write_text(CONTENT + "\n")
     assert stale_files([spec], {str(path): file_facts(str(path))}) == [str(path)]
+
+
+def test_a_secret_file_is_judged_by_what_the_host_compared(tmp_path):
+    """nginx_site_info's content_matches (an HMAC compared on the host) stands for the checksum it withholds."""
+    secret = {"exists": True, "owner": "root", "group": "root", "mode": "0644"}
+    assert stale_files([SPEC], {SPEC["path"]: dict(secret, content_matches=True)}) == []
+    assert stale_files([SPEC], {SPEC["path"]: dict(secret, content_matches=False)}) == [SPEC["path"]]
+    assert stale_files([SPEC], {SPEC["path"]: dict(secret, content_matches=True, mode="0600")}) == [SPEC["path"]]
+    path = tmp_path / "a.key"
+    path.write_text(CONTENT)
+    key = "00" * 32
+    digest = hmac.new(bytes(32), CONTENT.encode(), hashlib.sha256).hexdigest()
+    assert file_facts(str(path), (key, digest))["content_matches"] is True
+    assert file_facts(str(path), (key, "0" * 64))["content_matches"] is False
+    assert "checksum" not in file_facts(str(path), (key, digest))

@@ -10,6 +10,8 @@ nginx_mtls_deployed fact. The property test next to this file renders the templa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from pathlib import Path
@@ -350,3 +352,21 @@ def test_values_given_as_extra_vars_strings_are_typed_as_the_argument_spec_says(
     assert (site["port"], site["access_log"], site["probe"], site["callback_max_skew"]) == (8443, False, False, 30)
     [refusal] = site_plan.plan(values_for(port="8443; listen 80"))["refusals"]
     assert refusal.startswith("nginx_mtls_port must be a whole number from 1 to 65535")
+
+
+def test_secret_digests_are_keyed_anew_each_time_and_only_for_the_secret_files_written():
+    site = site_plan.plan(values_for(private_key_passphrase="hunter2", callback_token="tok",
+                                     callback_sdkappid="1400000000"))
+    contents = {"private_key": "KEY", "passphrase": "hunter2", "token": "tok"}
+    first, second = site_plan.secret_digests(site, contents), site_plan.secret_digests(site, contents)
+    assert set(first["digests"]) == {"private_key", "password_file", "callback_conf"} == set(site["no_checksum"])
+    assert first["key"] != second["key"] and first["digests"] != second["digests"]
+    key = bytes.fromhex(first["key"])
+    placed = site_plan.layout(site, host(site), dict(contents, certificate="C", client_ca="CA", site_conf="S",
+                                                     callback_js="J"))
+    name_of = {path: name for name, path in placed["paths"].items()}
+    written = {name_of[f["path"]]: f["content"] for f in placed["secret_files"]}
+    for name, content in written.items():  # the digest is of exactly what site_files writes
+        assert first["digests"][name] == hmac.new(key, content.encode(), hashlib.sha256).hexdigest()
+    assert set(site_plan.secret_digests(site_plan.plan(values_for()), {"private_key": "KEY"})["digests"]) == {
+        "private_key"}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -360,3 +361,35 @@ def test_an_edit_of_nginx_conf_alone_is_not_the_sites_reload_to_do(nginx_root):
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_secret_file_gets_no_checksum_and_is_compared_on_the_host(nginx_root):
+    """No value derived from a key, passphrase or token leaves the host (#22): sha1("hunter2\\n") is a look-up away."""
+    conf_dir = nginx_root / "conf"
+    (conf_dir / "www.example.com.pass").write_text("hunter2\n")
+    key = os.urandom(32)
+
+    def digest(text):
+        return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+    args = {"binary": str(nginx_root / "nginx"),
+            "conf_files": {"private_key": "www.example.com.key", "password_file": "www.example.com.pass",
+                           "callback_conf": "www.example.com.callback.conf"},
+            "no_checksum": ["private_key", "password_file", "callback_conf"]}
+    result = run_module(dict(args, secrets={"key": key.hex(), "digests": {
+        "private_key": digest(b"not really a key"), "password_file": digest(b"hunter3\n"),
+        "callback_conf": digest(b"set $nginx_mtls_callback_token \"t\";\n")}}))
+    files = {os.path.basename(path): facts for path, facts in result["files"].items()}
+    assert files["www.example.com.key"] == {"exists": True, "owner": files["www.example.com.key"]["owner"],
+                                            "group": files["www.example.com.key"]["group"], "mode": "0600",
+                                            "content_matches": True}
+    assert files["www.example.com.pass"]["content_matches"] is False
+    assert files["www.example.com.callback.conf"] == {"exists": False}
+    shown = json.dumps(result)
+    for secret in (b"not really a key", b"hunter2\n"):
+        for derived in (hashlib.sha1(secret).hexdigest(), hashlib.sha256(secret).hexdigest(), digest(secret)):
+            assert derived not in shown
+    assert key.hex() not in shown
+    without = run_module(args)  # inspect: no digests to compare with, and still no checksum
+    assert all("checksum" not in facts and "content_matches" not in facts
+               for path, facts in without["files"].items() if path.endswith((".key", ".pass")))

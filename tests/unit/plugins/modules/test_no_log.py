@@ -28,7 +28,7 @@ PACKAGE = "ansible_collections.chat_callback.mtls.plugins.modules"
 # or a new secret option is added here, and the tests below then hold it to no_log.
 SECRET_OPTIONS = {
     "cert_check": {"private_key_content", "private_key_passphrase"},
-    "nginx_site_info": set(),
+    "nginx_site_info": {"secrets"},
     "site_files": {"secret_files.content"},
     "textfile_metrics": set(),
     "tls_probe": set(),

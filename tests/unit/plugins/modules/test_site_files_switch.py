@@ -265,7 +265,7 @@ def test_killed_between_any_two_operations_the_configuration_stays_valid(tmp_pat
         if result is not None:
             break
         healed = run_module(host.args(version))
-        assert not healed.get("failed"), (kills, healed)
+        assert not healed.get("failed"), (kills, healed.get("msg"))
         assert host.served() == version and hidden_files(host) == [], kills
         kills += 1
     assert kills >= 8, "the switch should have had several operations to be killed between"
