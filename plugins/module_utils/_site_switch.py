@@ -31,6 +31,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import subprocess
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import (
     FileError,
@@ -170,7 +171,7 @@ class SiteSwitch:
         self.names[made[0]] = self.conf_path
         self.write_new(made[0], text.encode("utf-8", "surrogateescape"))
         try:
-            rc, out, err = self.module.run_command([self.binary, "-t", "-c", made[0]])
+            rc, out, err = nginx_test(self.binary, made[0])
         finally:
             for path in made:
                 self.remove(path)
@@ -314,6 +315,23 @@ class SiteSwitch:
         """Remove the hidden files of this block's runs; only once the live block names none of them."""
         for path in leftovers(self.block, [os.path.dirname(p) for p in paths] + [os.path.dirname(self.conf_path)]):
             self.remove(path)
+
+
+# nginx -t reads a few files and opens the listen sockets' certificates: seconds at most. A hung
+# one (a stuck NFS mount, a resolver nginx waits for) must not hold the run, and the host, forever.
+NGINX_TEST_TIMEOUT = 60
+
+
+def nginx_test(binary, conf_path, timeout=NGINX_TEST_TIMEOUT):
+    """(rc, stdout, stderr) of ``nginx -t -c conf_path``; FileError when it does not end in ``timeout`` s."""
+    try:
+        done = subprocess.run([binary, "-t", "-c", conf_path], capture_output=True, text=True, errors="replace",
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise FileError(f"{binary} -t did not end within {timeout} s (killed); nothing was changed") from None
+    except OSError as error:
+        raise FileError(f"{binary} -t could not run: {error}") from None
+    return done.returncode, done.stdout, done.stderr
 
 
 class Refused(Exception):

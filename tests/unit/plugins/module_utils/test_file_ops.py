@@ -1,6 +1,7 @@
 # Copyright: chat_callback.mtls contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""_file_ops.backup_copy: a replaced private key is never readable by others, not even for an instant (#22)."""
+"""_file_ops and its neighbours: a replaced private key is never readable by others, not even for an instant;
+nginx -t cannot hang a run (#22)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.chat_callback.mtls.plugins.module_utils import _file_ops
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _file_ops, _site_switch
 
 KEY = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn2\n-----END PRIVATE KEY-----\n"
 
@@ -83,3 +84,13 @@ def test_no_file_no_backup(tmp_path):
 def test_a_full_disk_says_which_file_system_and_what_is_free(tmp_path):
     said = _file_ops.space_left(str(tmp_path / "no" / "such" / "file"))
     assert said.startswith("the file system mounted on /") and said.endswith(" bytes free")
+
+
+def test_a_hung_nginx_t_is_killed_and_said_so(tmp_path):
+    """nginx -t has a timeout (#22): a stuck mount or resolver must not hold the run and the host."""
+    nginx = tmp_path / "nginx"
+    nginx.write_text("#!/bin/sh\nexec sleep 30\n")
+    nginx.chmod(0o755)
+    with pytest.raises(_file_ops.FileError, match=r"nginx -t did not end within 1 s \(killed\); nothing was changed"):
+        _site_switch.nginx_test(str(nginx), str(tmp_path / "nginx.conf"), timeout=1)
+    assert _site_switch.nginx_test("/bin/true", "x") == (0, "", "")
