@@ -27,6 +27,8 @@ _MOZILLA_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:E
                     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 # The hybrid post-quantum group first; OpenSSL's defaults also offer X448 and secp521r1, which the guidelines reject.
 _MOZILLA_GROUPS = ["X25519MLKEM768", "X25519", "prime256v1", "secp384r1"]
+_LEGACY_CIPHERS = (":ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:"
+                   "AES128-SHA:AES256-SHA:@SECLEVEL=0")
 PROFILES = {
     "intermediate": {"protocols": ["TLSv1.2", "TLSv1.3"], "ciphers": _MOZILLA_CIPHERS,
                      "prefer_server_ciphers": "off", "groups": _MOZILLA_GROUPS},
@@ -34,8 +36,7 @@ PROFILES = {
     # OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1 handshake signatures) above security level 0; these clients
     # predate post-quantum groups.
     "legacy": {"protocols": list(rules.PROTOCOLS),
-               "ciphers": _MOZILLA_CIPHERS + ":ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:"
-                          "ECDHE-RSA-AES256-SHA:AES128-SHA:AES256-SHA:@SECLEVEL=0",
+               "ciphers": _MOZILLA_CIPHERS + _LEGACY_CIPHERS,
                "prefer_server_ciphers": "on", "groups": ["X25519", "prime256v1", "secp384r1"]},
 }
 # The OpenSSL version that brought each group newer than 3.0: nginx refuses a group its OpenSSL lacks.
@@ -142,13 +143,13 @@ def _deploy_refusals(values):
     problems += rules.whole_number("nginx_mtls_ssl_verify_depth", _v(values, "ssl_verify_depth"), *rules.VERIFY_DEPTH)
     problems += rules.whole_number("nginx_mtls_backups_keep", _v(values, "backups_keep"), 0, 100)
     problems += rules.each("nginx_mtls_allowed_client_networks", _v(values, "allowed_client_networks"),
-                               rules.ip_network)
+                           rules.ip_network)
     problems += rules.distinct("nginx_mtls_allowed_client_networks", _v(values, "allowed_client_networks"))
     problems += rules.each("nginx_mtls_ssl_protocols", _v(values, "ssl_protocols"),
-                               lambda n, v: rules.choice(n, v, rules.PROTOCOLS))
+                           lambda n, v: rules.choice(n, v, rules.PROTOCOLS))
     problems += rules.distinct("nginx_mtls_ssl_protocols", _v(values, "ssl_protocols"))
     problems += rules.each("nginx_mtls_ecdh_curves", _v(values, "ecdh_curves"),
-                               lambda n, v: rules.choice(n, v, rules.GROUPS))
+                           lambda n, v: rules.choice(n, v, rules.GROUPS))
     problems += rules.distinct("nginx_mtls_ecdh_curves", _v(values, "ecdh_curves"))
     problems += rules.each("nginx_mtls_allowed_client_dns", _v(values, "allowed_client_dns"), rules.client_dn)
     problems += rules.each("nginx_mtls_extra_directives", _v(values, "extra_directives"), rules.extra_directive)

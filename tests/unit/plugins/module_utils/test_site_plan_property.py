@@ -250,7 +250,7 @@ def check_block(values, nginx, placed, http, extra):
     if dns:
         assert http[-2][1] == ["$ssl_client_s_dn", "$" + names["client_dn"]]
         assert http[-2][2][0] == ("default", ["0"], None) and len(http[-2][2]) == len(dns) + 1
-        for (key, args, _), dn in zip(http[-2][2][1:], dns):
+        for (key, args, _block), dn in zip(http[-2][2][1:], dns):
             assert args == ["1"] and matches_only(key, dn), (key, dn)
     block = http[-1][2]
     if extra:
@@ -336,7 +336,7 @@ def judge(values, versions, workdir, seen):
     errors = parse(workdir / "nginx.conf", text, checks=True)[1]
     assert not errors or refused_alone, errors
     seen["rendered, an extra directive nginx -t refuses"] += refused_alone
-    http, _ = parse(workdir / "nginx.conf", text)
+    http = parse(workdir / "nginx.conf", text)[0]
     check_block(values, nginx, placed, http, extra)
     seen["rendered"] += 1
 
