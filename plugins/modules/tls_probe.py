@@ -236,6 +236,15 @@ expectation_failed:
   returned: always
   type: bool
   sample: false
+port_held_by_another:
+  description:
+    - When an expectation was not met, whether a program other than nginx listens on O(port) on this host (read
+      from C(/proc); C(nginx -t) does not bind, and a reload returns before nginx fails to). RV(ignore:msg) then
+      starts with that program, its pid and address.
+  returned: failure
+  type: bool
+  sample: true
+  version_added: 0.4.0
 addresses:
   description:
     - With O(addresses), the result of each address (the same keys as the top-level result), keyed by address. The
@@ -306,6 +315,7 @@ server_header:
 from ansible_collections.chat_callback.mtls.plugins.module_utils._module import AnsibleModule
 from ansible_collections.chat_callback.mtls.plugins.module_utils._probe import run_probe, unmet_expectations
 from ansible_collections.chat_callback.mtls.plugins.module_utils._probe_tls import TLS_VERSIONS, ProbeParameterError
+from ansible_collections.chat_callback.mtls.plugins.module_utils._sockets import held_by_another
 
 
 ARGUMENT_SPEC = dict(
@@ -363,7 +373,9 @@ def main():
     if module.params["addresses"]:
         result["addresses"] = by_address
     if failures:
-        module.fail_json(msg=" | ".join(failures), changed=False, **result)
+        # a port another program holds is the cause, whatever the probe met there
+        holder = held_by_another(params["port"])
+        module.fail_json(msg=holder + " | ".join(failures), changed=False, port_held_by_another=bool(holder), **result)
     module.exit_json(changed=False, **result)
 
 

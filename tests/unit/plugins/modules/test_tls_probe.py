@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import re
 import socket
@@ -28,6 +29,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.chat_callback.mtls.plugins.module_utils import _sockets
 from ansible_collections.chat_callback.mtls.plugins.module_utils.fingerprint import sha256_fingerprint
 from ansible_collections.chat_callback.mtls.plugins.modules import tls_probe
 
@@ -598,8 +600,41 @@ def test_documentation_matches_argument_spec():
         assert documented.get("required", False) == spec.get("required", False), name
     assert set(returns) == {
         "tls_established", "error", "protocol", "cipher", "sha256_fingerprint", "status", "body", "server_header",
-        "expectation_failed", "addresses",
+        "expectation_failed", "addresses", "port_held_by_another",
     }
+
+
+def test_a_port_another_program_holds_is_said_first():
+    """Not "no TLS handshake (WRONG_VERSION_NUMBER)": who holds the port (#22)."""
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(1)
+    closed_port = plain.getsockname()[1]
+    try:
+        with pytest.raises(AnsibleFailJson) as excinfo:
+            run_module({"server_name": SERVER_NAME, "port": closed_port, "expect_status": 400, "timeout": 1})
+    finally:
+        plain.close()
+    result = excinfo.value.args[0]
+    assert result["port_held_by_another"] is True
+    assert re.match(rf"port {closed_port} is held by another program: \S+ \(pid {os.getpid()}\) on 127\.0\.0\.1; "
+                    rf"nginx cannot listen there\. 127\.0\.0\.1:{closed_port} \(SNI ", result["msg"]), result["msg"]
+
+
+def test_listeners_reads_proc_for_both_families():
+    sockets = [socket.socket(family) for family in (socket.AF_INET, socket.AF_INET6)]
+    try:
+        sockets[0].bind(("127.0.0.1", 0))
+        port = sockets[0].getsockname()[1]
+        sockets[1].bind(("::1", port))
+        for s in sockets:
+            s.listen(1)
+        found = _sockets.listeners(port)
+    finally:
+        for s in sockets:
+            s.close()
+    assert [(s["address"], s["pid"]) for s in found] == [("127.0.0.1", os.getpid()), ("::1", os.getpid())]
+    assert _sockets.held_by_another(port) == ""  # nobody listens any more
 
 
 def test_module_met_expectations_pass(server, tls_files):
@@ -610,6 +645,13 @@ def test_module_met_expectations_pass(server, tls_files):
     assert excinfo.value.args[0]["expectation_failed"] is False
 
 
+@pytest.fixture
+def served_by_nginx(monkeypatch):
+    """The stand-in TLS servers are this Python process: as if nginx held their port."""
+    monkeypatch.setattr(tls_probe, "held_by_another", lambda port: "")
+
+
+@pytest.mark.usefixtures("served_by_nginx")
 def test_module_unmet_expectations_fail_with_both_reasons(server, tls_files):
     with pytest.raises(AnsibleFailJson) as excinfo:
         run_module({"server_name": SERVER_NAME, "port": server.port,
@@ -638,6 +680,7 @@ def shadowing_server(server, tls_files):
     srv.close()
 
 
+@pytest.mark.usefixtures("served_by_nginx")
 def test_module_probes_every_address_and_names_the_one_that_serves_another_site(server, shadowing_server, tls_files):
     expected = sha256_fingerprint(tls_files.server_der)
     with pytest.raises(AnsibleFailJson) as excinfo:
