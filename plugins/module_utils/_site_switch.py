@@ -31,7 +31,6 @@ import fnmatch
 import hashlib
 import os
 import re
-import subprocess
 
 from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops import (
     FileError,
@@ -171,7 +170,7 @@ class SiteSwitch:
         self.names[made[0]] = self.conf_path
         self.write_new(made[0], text.encode("utf-8", "surrogateescape"))
         try:
-            rc, out, err = nginx_test(self.binary, made[0])
+            rc, out, err = nginx_test(self.module, self.binary, made[0])
         finally:
             for path in made:
                 self.remove(path)
@@ -322,16 +321,17 @@ class SiteSwitch:
 NGINX_TEST_TIMEOUT = 60
 
 
-def nginx_test(binary, conf_path, timeout=NGINX_TEST_TIMEOUT):
-    """(rc, stdout, stderr) of ``nginx -t -c conf_path``; FileError when it does not end in ``timeout`` s."""
-    try:
-        done = subprocess.run([binary, "-t", "-c", conf_path], capture_output=True, text=True, errors="replace",
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise FileError(f"{binary} -t did not end within {timeout} s (killed); nothing was changed") from None
-    except OSError as error:
-        raise FileError(f"{binary} -t could not run: {error}") from None
-    return done.returncode, done.stdout, done.stderr
+def nginx_test(module, binary, conf_path, timeout=NGINX_TEST_TIMEOUT):
+    """(rc, stdout, stderr) of ``nginx -t -c conf_path``; FileError when it does not end in ``timeout`` s.
+
+    coreutils' timeout bounds it (run_command has no timeout of its own); where there is none, it runs unbounded.
+    """
+    wrapper = module.get_bin_path("timeout")
+    argv = ([wrapper, "--kill-after=5", str(timeout)] if wrapper else []) + [binary, "-t", "-c", conf_path]
+    rc, out, err = module.run_command(argv)
+    if wrapper and rc in (124, 137):  # timed out; killed after the grace period
+        raise FileError(f"{binary} -t did not end within {timeout} s (killed); nothing was changed")
+    return rc, out, err
 
 
 class Refused(Exception):

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -91,6 +93,13 @@ def test_a_hung_nginx_t_is_killed_and_said_so(tmp_path):
     nginx = tmp_path / "nginx"
     nginx.write_text("#!/bin/sh\nexec sleep 30\n")
     nginx.chmod(0o755)
+    module = SimpleNamespace(get_bin_path=shutil.which, run_command=run_command)
     with pytest.raises(_file_ops.FileError, match=r"nginx -t did not end within 1 s \(killed\); nothing was changed"):
-        _site_switch.nginx_test(str(nginx), str(tmp_path / "nginx.conf"), timeout=1)
-    assert _site_switch.nginx_test("/bin/true", "x") == (0, "", "")
+        _site_switch.nginx_test(module, str(nginx), str(tmp_path / "nginx.conf"), timeout=1)
+    assert _site_switch.nginx_test(module, "/bin/true", "x") == (0, "", "")
+
+
+def run_command(argv):
+    """AnsibleModule.run_command's answer, without the module."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
