@@ -59,6 +59,7 @@ FILES = {
     "callback_conf": ("conf", "0600", True),
     "site_conf": ("site", "0644", False),
 }
+SECRET_KEYS = tuple(key for key, (_directory, _mode, secret) in FILES.items() if secret)
 SOURCES = ("certificate", "private_key", "client_ca", "crl")
 # The longest exact server name nginx's default server_names_hash_bucket_size (64) holds.
 EXACT_NAME_MAX = 46
@@ -239,7 +240,7 @@ def plan(values, search_path=(), deploy=True):
     result["id"] = site_id(server)
     result["conf_files"] = dict({name: _v(values, f"{name}_name") for name in SOURCES[:4]}, **_derived_names(server))
     result["site_files"] = {"site_conf": _v(values, "site_conf_name")}
-    result["no_checksum"] = [key for key, spec in FILES.items() if spec[2]]
+    result["no_checksum"] = list(SECRET_KEYS)
     result["other_paths"] = [result["metrics_dir"]] if result["metrics_auto"] else []
     return result
 
@@ -277,10 +278,6 @@ def dn_key(dn):
     return dn if dn.startswith("~") else f"~^{re.escape(dn)}$"
 
 
-def _quoted(text):
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def layout(site, nginx, contents=None):
     """The plan on this host: every path, the block's http-level names and TLS settings, the files to write.
 
@@ -299,9 +296,11 @@ def layout(site, nginx, contents=None):
         listen = [(f"[{a}]" if ":" in a else a) + f":{port}{suffix}" for a in site["listen_addresses"]]
     else:
         listen = [f"{port}{suffix}"] + ([f"[::]:{port}{suffix}"] if site["listen_ipv6"] else [])
-    groups = site["ecdh_curves"] or [g for g in profile["groups"]
-                                     if _version(GROUP_SINCE.get(g, "0")) <= openssl]
-    lacking = [g for g in site["ecdh_curves"] if _version(GROUP_SINCE.get(g, "0")) > openssl]
+    def offered(group):  # nginx refuses a group its OpenSSL lacks
+        return _version(GROUP_SINCE.get(group, "0")) <= openssl
+
+    groups = site["ecdh_curves"] or [g for g in profile["groups"] if offered(g)]
+    lacking = [g for g in site["ecdh_curves"] if not offered(g)]
     if lacking:
         raise ValueError(f"nginx_mtls_ecdh_curves names {', '.join(lacking)}, which the OpenSSL nginx runs with on "
                          f"this host ({nginx.get('openssl_version')}) lacks (OpenSSL "
@@ -311,7 +310,7 @@ def layout(site, nginx, contents=None):
     result = dict(site, **{
         "paths": paths,
         "files": files,
-        "secret_paths": [paths[key] for key, spec in FILES.items() if spec[2]],
+        "secret_paths": [paths[key] for key in SECRET_KEYS],
         "include_line": f"    include {nginx['site_dir']}/*.conf;",
         "log_file": os.path.join(nginx["log_dir"], f"{site['server_name']}.mtls.log"),
         "metrics_file": os.path.join(site["metrics_dir"], f"nginx_mtls_{site['server_name']}.prom")
@@ -328,8 +327,8 @@ def layout(site, nginx, contents=None):
                 "ciphers": profile["ciphers"], "groups": ":".join(groups),
                 "prefer_server_ciphers": profile["prefer_server_ciphers"],
                 "tickets_off": nginx_version < _version(TICKET_ROTATION_SINCE)},
-        "client_dn_keys": [_quoted(dn_key(dn)) for dn in site["allowed_client_dns"]],
-        "sdkappid_quoted": _quoted(site["callback_sdkappid"] or ""),
+        "client_dn_keys": [rules.quoted(dn_key(dn)) for dn in site["allowed_client_dns"]],
+        "sdkappid_quoted": rules.quoted(site["callback_sdkappid"] or ""),
     })
     if contents is not None:
         result["public_files"], result["secret_files"] = _with_contents(files, contents)
@@ -364,7 +363,7 @@ def secret_digests(site, contents):
     key = os.urandom(32)
     digests = {}
     for name in _written(site):
-        if FILES[name][2]:
+        if name in SECRET_KEYS:
             text = _content(name, contents).encode("utf-8", "surrogateescape")
             digests[name] = hmac.new(key, text, hashlib.sha256).hexdigest()
     return {"key": key.hex(), "digests": digests}

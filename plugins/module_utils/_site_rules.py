@@ -122,12 +122,17 @@ def service_name(name, value):
     return []
 
 
+def _unscoped(parse, value):
+    """ipaddress's reading of ``value``, refusing an IPv6 scope: ipaddress takes any text after its %,
+    and nginx refuses one in listen and geo anyway."""
+    if "%" in value:
+        raise ValueError(f"{value!r} has a scope id")
+    return parse(value)
+
+
 def ip_address(name, value):
     try:
-        # ipaddress takes any text after an IPv6 scope's %, which nginx refuses anyway
-        if "%" in value:
-            raise ValueError(value)
-        ipaddress.ip_address(value)
+        _unscoped(ipaddress.ip_address, value)
     except ValueError:
         return [f"{name} must be an IP address (IPv6 without brackets, no port), not {shown(value)}."]
     return []
@@ -135,9 +140,7 @@ def ip_address(name, value):
 
 def ip_network(name, value):
     try:
-        if "%" in value:
-            raise ValueError(value)
-        network = ipaddress.ip_network(value, strict=True)
+        network = _unscoped(lambda v: ipaddress.ip_network(v, strict=True), value)
     except ValueError as error:
         why = " with no host bits set (the network's own address)" if "host bits" in str(error) else ""
         return [f"{name} must be an IP address or network in CIDR notation{why}, not {shown(value)}."]
@@ -219,6 +222,11 @@ def _directives(statements):
     for directive, _args, block in statements:
         yield directive
         yield from _directives(block or [])
+
+
+def quoted(text):
+    """``text`` as one nginx string: in double quotes, its backslashes and double quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # The only characters nginx splits words on (ngx_conf_read_token); str.isspace() knows many more.

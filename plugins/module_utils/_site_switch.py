@@ -39,6 +39,7 @@ from ansible_collections.chat_callback.mtls.plugins.module_utils._file_ops impor
     flushed_temp_file,
     write_atomically,
 )
+from ansible_collections.chat_callback.mtls.plugins.module_utils._site_rules import quoted
 
 _HTTP_LINE = re.compile(r"(?m)^\s*http\s*\{.*$")
 
@@ -78,10 +79,6 @@ def _reference(path):
 
 def references(text, path):
     return _reference(path).search(text) is not None
-
-
-def _quoted(path):
-    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class SiteSwitch:
@@ -164,7 +161,7 @@ class SiteSwitch:
                 # where the glob puts it: nginx sorts the names as bytes, as sorted() does here
                 paths = sorted(paths + [made[-1]], key=lambda p: self.names.get(p, p))
             indent = re.match(r"[ \t]*", match.group(0)).group(0)
-            includes = "".join(f"{indent}include {_quoted(p)};\n" for p in paths)
+            includes = "".join(f"{indent}include {quoted(p)};\n" for p in paths)
         if match is not None:
             text = text[:match.start()] + includes + text[match.end():]
         self.names[made[0]] = self.conf_path
