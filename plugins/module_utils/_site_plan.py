@@ -296,6 +296,7 @@ def layout(site, nginx, contents=None):
         listen = [(f"[{a}]" if ":" in a else a) + f":{port}{suffix}" for a in site["listen_addresses"]]
     else:
         listen = [f"{port}{suffix}"] + ([f"[::]:{port}{suffix}"] if site["listen_ipv6"] else [])
+
     def offered(group):  # nginx refuses a group its OpenSSL lacks
         return _version(GROUP_SINCE.get(group, "0")) <= openssl
 
